@@ -70,7 +70,11 @@ isoflow::IsolationForestParams params_of(const TrainArgs& a) {
     p.bootstrap = a.bootstrap;
     p.n_jobs = a.jobs;
     if (a.seed >= 0) p.random_state = static_cast<std::uint64_t>(a.seed);
-    p.validate();
+    try {
+        p.validate();
+    } catch (const isoflow::model_error& e) {  // a parameter out of range is bad usage
+        throw isoflow::config_error(e.what());
+    }
     return p;
 }
 
