@@ -51,7 +51,13 @@ def main():
     parser.add_argument("--target-se", type=float, default=0.005)
     parser.add_argument("--json")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--check", nargs=2, type=float, metavar=("PER_SET", "MEAN"),
+                        help="exit 1 unless every |difference| <= PER_SET and |mean difference| <= MEAN; "
+                             "exit 77 (skipped) when DATA_DIR does not exist")
     args = parser.parse_args()
+    if args.check and not os.path.isdir(args.data_dir):
+        print(f"SKIPPED: {args.data_dir} is absent (it exists only on isoflow's own machines and CI)")
+        return 77
     files = sorted(f for f in os.listdir(args.data_dir) if f.endswith(".csv") or f.endswith(".csv.gz"))
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -92,6 +98,16 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seeds": args.seeds, "data_sets": rows, "mean_difference": mean_difference}, f, indent=1)
+    if args.check:
+        per_set, mean_bound = args.check
+        bad = [r for r in rows if abs(r["difference"]) > per_set]
+        for r in bad:
+            print(f"FAILED: {r['data_set']}: |{r['difference']:+.4f}| > {per_set}")
+        if abs(mean_difference) > mean_bound:
+            print(f"FAILED: mean difference |{mean_difference:+.4f}| > {mean_bound}")
+        if bad or abs(mean_difference) > mean_bound or not rows:
+            return 1
+        print(f"every data set within {per_set} of scikit-learn; mean difference {mean_difference:+.4f}")
     return 0
 
 

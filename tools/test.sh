@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: once in a Release build (with the scikit-learn
+# cross-checks and, where ../shared/data exists, the real data sets), then again under
+# AddressSanitizer and UndefinedBehaviorSanitizer. Installs what is missing first.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/tools/install-deps.sh"
+jobs="$(nproc)"
+
+echo "== Release build: every target, every public header on its own, every test" >&2
+release="$root/build/test-release"
+cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$release" -j"$jobs" --target all all_verify_interface_header_sets
+ctest --test-dir "$release" -j"$jobs" --output-on-failure --timeout 900
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: every test but the accuracy study" >&2
+sanitize="$root/build/test-sanitize"
+cmake -S "$root" -B "$sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DISOFLOW_SANITIZE=ON \
+      -DISOFLOW_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$sanitize" -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$sanitize" -j"$jobs" --output-on-failure --timeout 1800 -LE "accuracy|package"
