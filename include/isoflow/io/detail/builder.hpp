@@ -1,0 +1,449 @@
+// Builds a Batch record by record: maps field names to columns (with schema evolution),
+// converts values to the column types, and keeps whatever does not fit in the rescued-data
+// column as JSON. Shared by the JSON and CSV readers and by the file source, which appends
+// several files into one builder.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "isoflow/core/batch.hpp"
+#include "isoflow/core/error.hpp"
+#include "isoflow/io/detail/text.hpp"
+#include "isoflow/io/options.hpp"
+
+namespace isoflow::detail {
+
+enum class ValueKind : std::uint8_t {
+    null,
+    boolean,
+    number,  // text is the number as written (JSON number, NaN, Infinity, -Infinity)
+    string,  // text is the decoded string
+    nested,  // text is the object or array as JSON
+    text,    // untyped text (a CSV field); its type is decided by the column
+};
+
+struct ValueRef {
+    ValueKind kind = ValueKind::null;
+    std::string_view text;
+    bool boolean = false;
+};
+
+// The type a single value suggests, for inference; nullopt for null.
+[[nodiscard]] inline std::optional<DataType> type_of_value(const ValueRef& v) {
+    switch (v.kind) {
+        case ValueKind::null: return std::nullopt;
+        case ValueKind::boolean: return DataType::boolean;
+        case ValueKind::number: {
+            std::int64_t i = 0;
+            return parse_int64(v.text, i) ? DataType::int64 : DataType::float64;
+        }
+        case ValueKind::string:
+            return parse_timestamp(v.text, true) ? DataType::timestamp : DataType::string;
+        case ValueKind::nested: return DataType::string;
+        case ValueKind::text: {
+            if (v.text.empty()) return std::nullopt;
+            std::int64_t i = 0;
+            double d = 0;
+            if (parse_int64(v.text, i)) return DataType::int64;
+            if (parse_double(v.text, d)) return DataType::float64;
+            if (iequals(v.text, "true") || iequals(v.text, "false")) return DataType::boolean;
+            if (parse_timestamp(v.text, true)) return DataType::timestamp;
+            return DataType::string;
+        }
+    }
+    return DataType::string;
+}
+
+// Accumulates the types seen per field name, in order of first appearance.
+class TypeInference {
+public:
+    // Names that differ only by case are one field, spelled as first seen (the reader then
+    // rescues the other spellings).
+    void observe(std::string_view name, const ValueRef& v) {
+        std::string key = to_lower(name);
+        auto it = index_.find(key);
+        std::size_t i = 0;
+        if (it == index_.end()) {
+            i = fields_.size();
+            fields_.push_back(State{std::string(name), 0});
+            index_.emplace(std::move(key), i);
+        } else {
+            i = it->second;
+        }
+        if (auto t = type_of_value(v)) fields_[i].seen |= 1u << static_cast<unsigned>(*t);
+    }
+    void observe_name(std::string_view name) { observe(name, ValueRef{}); }
+    [[nodiscard]] bool empty() const noexcept { return fields_.empty(); }
+
+    // Merges the evidence: int64 widens to double; anything mixed with text, or a mix of
+    // numbers with booleans or timestamps, is a string; no evidence at all is a string.
+    [[nodiscard]] std::vector<Field> result(bool infer_types) const {
+        std::vector<Field> out;
+        for (const auto& f : fields_) {
+            out.push_back(Field{f.name, infer_types ? merge(f.seen) : DataType::string, true});
+        }
+        return out;
+    }
+
+private:
+    struct State {
+        std::string name;
+        unsigned seen;
+    };
+    static DataType merge(unsigned seen) {
+        auto has = [&](DataType t) { return (seen >> static_cast<unsigned>(t)) & 1u; };
+        if (seen == 0 || has(DataType::string)) return DataType::string;
+        const bool numeric = has(DataType::int64) || has(DataType::float64);
+        const int kinds = (numeric ? 1 : 0) + (has(DataType::boolean) ? 1 : 0) + (has(DataType::timestamp) ? 1 : 0);
+        if (kinds > 1) return DataType::string;
+        if (has(DataType::boolean)) return DataType::boolean;
+        if (has(DataType::timestamp)) return DataType::timestamp;
+        return has(DataType::float64) ? DataType::float64 : DataType::int64;
+    }
+    std::vector<State> fields_;
+    std::unordered_map<std::string, std::size_t> index_;
+};
+
+// Overrides or adds the hinted columns.
+inline void apply_hints(std::vector<Field>& fields, const std::vector<Field>& hints) {
+    for (const auto& h : hints) {
+        bool found = false;
+        for (auto& f : fields)
+            if (f.name == h.name) {
+                f.type = h.type;
+                found = true;
+            }
+        if (!found) fields.push_back(h);
+    }
+}
+
+class BatchBuilder {
+public:
+    static constexpr int ignore = -1;
+    static constexpr int rescue = -2;
+    static constexpr int unknown = -3;  // find(): a key the schema does not have
+
+    BatchBuilder(const ReadOptions& options, const std::vector<Field>& initial)
+        : options_(&options), hints_(parse_schema_hints(options.schema_hints)) {
+        for (const auto& f : initial) add_column(f);
+        reset_extra_columns();
+    }
+
+    [[nodiscard]] Schema schema() const { return Schema(fields_); }
+    [[nodiscard]] const std::vector<Field>& fields() const noexcept { return fields_; }
+    [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
+    [[nodiscard]] ReadStats& stats() noexcept { return stats_; }
+    [[nodiscard]] const ReadOptions& options() const noexcept { return *options_; }
+    [[nodiscard]] const std::string& file() const noexcept { return file_; }
+
+    // The file whose records follow; `file_types` are the types its sample suggests, used for
+    // columns it adds.
+    void set_file(std::string name, std::vector<Field> file_types = {}) {
+        file_ = std::move(name);
+        file_types_ = std::move(file_types);
+        file_json_ = json_quote(file_);
+    }
+
+    // --- one record --------------------------------------------------------------------
+    void begin_record(std::uint64_t line) {
+        ++stamp_;
+        line_ = line;
+        rescue_.clear();
+        new_fields_.clear();
+        position_ = 0;
+    }
+
+    // Column index of `key` for this record's next field, ignore or rescue. Fields usually come
+    // in the same order in every record, so the column at the same position is tried first.
+    [[nodiscard]] int find(std::string_view key) {
+        const std::size_t pos = position_++;
+        if (pos < order_.size()) {
+            const int guess = order_[pos];
+            if (guess >= 0 && names_[static_cast<std::size_t>(guess)] == key) return guess;
+        }
+        const auto it = index_.find(key);
+        const int col = it == index_.end() ? unknown : it->second;
+        if (col >= 0) {
+            if (pos < order_.size())
+                order_[pos] = col;
+            else
+                order_.push_back(col);
+        }
+        return col;
+    }
+
+    // For a key find() did not know: adds a column, or says to ignore or rescue the value.
+    [[nodiscard]] int resolve_unknown(std::string_view key, const ValueRef& value) {
+        for (std::size_t i = 0; i < fields_.size(); ++i)
+            if (iequals(fields_[i].name, key))
+                // Same name in another case: kept aside, as Auto Loader does.
+                return options_->schema_evolution_mode == SchemaEvolutionMode::none ? ignore : rescue;
+        switch (options_->schema_evolution_mode) {
+            case SchemaEvolutionMode::none: return ignore;
+            case SchemaEvolutionMode::rescue: return rescue;
+            case SchemaEvolutionMode::fail_on_new_columns:
+                new_fields_.emplace_back(key);
+                return ignore;
+            case SchemaEvolutionMode::add_new_columns: break;
+        }
+        Field field{std::string(key), DataType::string, true};
+        bool typed = false;
+        for (const auto& h : hints_)
+            if (h.name == key) {
+                field.type = h.type;
+                typed = true;
+            }
+        for (const auto& f : file_types_)
+            if (!typed && f.name == key) {
+                field.type = f.type;
+                typed = true;
+            }
+        if (!typed && options_->infer_column_types) field.type = type_of_value(value).value_or(DataType::string);
+        const int col = add_column(field);
+        if (stats_.schema_changes.empty() || stats_.schema_changes.back().file != file_)
+            stats_.schema_changes.push_back(SchemaChange{file_, {}});
+        stats_.schema_changes.back().added.push_back(field);
+        return col;
+    }
+
+    // False when the record already set this column (a duplicate key): the caller rescues.
+    [[nodiscard]] bool claim(int col) noexcept {
+        auto& s = stamps_[static_cast<std::size_t>(col)];
+        if (s == stamp_) return false;
+        s = stamp_;
+        return true;
+    }
+
+    [[nodiscard]] Column& column(int col) noexcept { return columns_[static_cast<std::size_t>(col)]; }
+    [[nodiscard]] DataType type(int col) const noexcept { return fields_[static_cast<std::size_t>(col)].type; }
+    [[nodiscard]] std::string_view name(int col) const noexcept { return names_[static_cast<std::size_t>(col)]; }
+
+    // Puts a value into a claimed column, converting it; a value that does not fit leaves the
+    // slot null and goes to the rescued data.
+    void put(int col, const ValueRef& v) {
+        Column& c = column(col);
+        if (v.kind == ValueKind::null) return c.append_null();
+        switch (type(col)) {
+            case DataType::string:
+                if (v.kind == ValueKind::boolean) return c.append_string(v.boolean ? "true" : "false");
+                return c.append_string(v.text);
+            case DataType::float64: {
+                double d = 0;
+                if ((v.kind == ValueKind::number || v.kind == ValueKind::text)) {
+                    if (v.kind == ValueKind::text && v.text.empty()) return c.append_null();
+                    const char* end = v.text.data() + v.text.size();
+                    if (parse_double_prefix(v.text.data(), end, d) == end || parse_double(v.text, d))
+                        return c.append_double(d);
+                }
+                break;
+            }
+            case DataType::int64: {
+                std::int64_t i = 0;
+                if (v.kind == ValueKind::number || v.kind == ValueKind::text) {
+                    if (v.kind == ValueKind::text && v.text.empty()) return c.append_null();
+                    if (parse_int64(v.text, i)) return c.append_int64(i);
+                }
+                break;
+            }
+            case DataType::boolean:
+                if (v.kind == ValueKind::boolean) return c.append_bool(v.boolean);
+                if (v.kind == ValueKind::text) {
+                    if (v.text.empty()) return c.append_null();
+                    if (iequals(v.text, "true")) return c.append_bool(true);
+                    if (iequals(v.text, "false")) return c.append_bool(false);
+                }
+                break;
+            case DataType::timestamp:
+                if (v.kind == ValueKind::string || v.kind == ValueKind::text) {
+                    if (v.kind == ValueKind::text && v.text.empty()) return c.append_null();
+                    if (auto t = parse_timestamp(v.text)) return c.append_timestamp(*t);
+                }
+                break;
+        }
+        c.append_null();
+        rescue_value(name(col), v);
+    }
+
+    // Keeps a value in the rescued data under `key`.
+    void rescue_value(std::string_view key, const ValueRef& v) {
+        ++stats_.rescued_values;
+        if (options_->rescued_data_column.empty()) return;
+        rescue_ += rescue_.empty() ? "{" : ", ";
+        append_json_string(rescue_, key);
+        rescue_ += ": ";
+        switch (v.kind) {
+            case ValueKind::null: rescue_ += "null"; break;
+            case ValueKind::boolean: rescue_ += v.boolean ? "true" : "false"; break;
+            case ValueKind::number:
+                // NaN and Infinity are not JSON; keep them as strings so the rescued text parses.
+                if (special_double(v.text)) append_json_string(rescue_, v.text);
+                else rescue_ += v.text;
+                break;
+            case ValueKind::nested: rescue_ += v.text; break;
+            case ValueKind::string:
+            case ValueKind::text: append_json_string(rescue_, v.text); break;
+        }
+    }
+
+    // Completes the record: unset columns become null. failOnNewColumns raises here, naming
+    // every new field of the record.
+    void end_record() {
+        if (!new_fields_.empty()) {
+            std::string names;
+            for (const auto& n : new_fields_) names += (names.empty() ? "'" : ", '") + n + "'";
+            const std::string where = "'" + file_ + "' line " + std::to_string(line_);
+            abort_record();
+            throw_error<schema_error>(where + ": new field" + (new_fields_.size() > 1 ? "s " : " ") + names +
+                                      " not in the schema (schema_evolution_mode is failOnNewColumns)");
+        }
+        for (std::size_t c = 0; c < columns_.size(); ++c)
+            if (stamps_[c] != stamp_) columns_[c].append_null();
+        finish_extra();
+    }
+
+    // Undoes whatever the current record appended.
+    void abort_record() {
+        for (auto& c : columns_) c.truncate(rows_);
+        rescue_.clear();
+        ++stamp_;
+        position_ = 0;
+    }
+
+    // A record that is not well-formed: one row of nulls whose rescued data holds the raw text.
+    void malformed_record(std::string_view raw, std::string_view error) {
+        abort_record();
+        ++stats_.malformed_records;
+        rescue_.clear();
+        if (!options_->rescued_data_column.empty()) {
+            rescue_ = "{\"_corrupt_record\": ";
+            append_json_string(rescue_, raw);
+            rescue_ += ", \"_error\": ";
+            append_json_string(rescue_, error);
+        }
+        for (auto& c : columns_) c.append_null();
+        finish_extra();
+    }
+
+    // --- whole files -------------------------------------------------------------------
+    struct Mark {
+        std::size_t rows, columns, changes, malformed, rescued;
+        std::size_t last_change_fields;
+    };
+    [[nodiscard]] Mark mark() const noexcept {
+        return Mark{rows_, columns_.size(), stats_.schema_changes.size(), stats_.malformed_records,
+                    stats_.rescued_values,
+                    stats_.schema_changes.empty() ? 0 : stats_.schema_changes.back().added.size()};
+    }
+    // Drops every row (and every column) added since `m`.
+    void rollback(const Mark& m) {
+        while (columns_.size() > m.columns) {
+            index_.erase(std::string_view(names_.back()));
+            names_.pop_back();
+            fields_.pop_back();
+            columns_.pop_back();
+            stamps_.pop_back();
+        }
+        for (auto& o : order_)
+            if (o >= static_cast<int>(m.columns)) o = ignore;
+        stats_.schema_changes.resize(m.changes);
+        if (!stats_.schema_changes.empty()) stats_.schema_changes.back().added.resize(m.last_change_fields);
+        stats_.malformed_records = m.malformed;
+        stats_.rescued_values = m.rescued;
+        stats_.rows -= rows_ - m.rows;
+        rows_ = m.rows;
+        for (auto& c : columns_) c.truncate(rows_);
+        rescued_col_.truncate(rows_);
+        file_col_.truncate(rows_);
+        line_col_.truncate(rows_);
+        ++stamp_;
+    }
+
+    // The rows so far as a Batch (data columns, then the rescued-data, _source_file and
+    // _source_line columns as configured). The builder starts again with the same schema.
+    [[nodiscard]] Batch finish() {
+        Batch out;
+        for (std::size_t c = 0; c < columns_.size(); ++c) {
+            out.add_column(fields_[c], std::move(columns_[c]));
+            columns_[c] = Column(fields_[c].type);
+        }
+        if (!options_->rescued_data_column.empty())
+            out.add_column(Field{options_->rescued_data_column, DataType::string, true}, std::move(rescued_col_));
+        if (options_->add_source_file)
+            out.add_column(Field{"_source_file", DataType::string, true}, std::move(file_col_));
+        if (options_->add_source_line)
+            out.add_column(Field{"_source_line", DataType::int64, true}, std::move(line_col_));
+        reset_extra_columns();
+        rows_ = 0;
+        return out;
+    }
+
+private:
+    int add_column(const Field& f) {
+        const int col = static_cast<int>(columns_.size());
+        fields_.push_back(f);
+        names_.push_back(f.name);
+        index_.emplace(std::string_view(names_.back()), col);
+        Column c(f.type);
+        for (std::size_t r = 0; r < rows_; ++r) c.append_null();
+        columns_.push_back(std::move(c));
+        stamps_.push_back(0);
+        return col;
+    }
+    void reset_extra_columns() {
+        rescued_col_ = Column(DataType::string);
+        file_col_ = Column(DataType::string);
+        line_col_ = Column(DataType::int64);
+    }
+    void finish_extra() {
+        if (!options_->rescued_data_column.empty()) {
+            if (rescue_.empty()) {
+                rescued_col_.append_null();
+            } else {
+                rescue_ += ", \"_file\": ";
+                rescue_ += file_json_;
+                rescue_ += ", \"_line\": ";
+                rescue_ += std::to_string(line_);
+                rescue_ += '}';
+                rescued_col_.append_string(rescue_);
+            }
+        }
+        if (options_->add_source_file) file_col_.append_string(file_);
+        if (options_->add_source_line) line_col_.append_int64(static_cast<std::int64_t>(line_));
+        ++rows_;
+        ++stats_.rows;
+        rescue_.clear();
+        ++stamp_;
+    }
+
+    const ReadOptions* options_;
+    std::vector<Field> hints_;
+    std::vector<Field> fields_;
+    std::deque<std::string> names_;  // a deque keeps the strings (and index_'s views) in place
+    std::unordered_map<std::string_view, int> index_;
+    std::vector<Column> columns_;
+    std::vector<std::uint64_t> stamps_;
+    std::vector<int> order_;
+    std::vector<Field> file_types_;
+    Column rescued_col_{DataType::string};
+    Column file_col_{DataType::string};
+    Column line_col_{DataType::int64};
+    std::string file_;
+    std::string file_json_;
+    std::string rescue_;
+    std::vector<std::string> new_fields_;
+    std::uint64_t stamp_ = 1;
+    std::uint64_t line_ = 0;
+    std::size_t position_ = 0;
+    std::size_t rows_ = 0;
+    ReadStats stats_;
+};
+
+}  // namespace isoflow::detail

@@ -1,0 +1,103 @@
+// Change notifications for a directory tree. inotify on Linux; elsewhere there is no watcher and
+// the file source relies on listing alone.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__linux__)
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#endif
+
+namespace isoflow::detail {
+
+class DirectoryWatcher {
+public:
+    virtual ~DirectoryWatcher() = default;
+    // Appends the files that were closed after writing or moved into place since the last call.
+    // Returns false when events may have been lost (queue overflow): the caller lists again.
+    virtual bool poll(std::vector<std::filesystem::path>& closed) = 0;
+};
+
+#if defined(__linux__)
+class InotifyWatcher final : public DirectoryWatcher {
+public:
+    InotifyWatcher(const std::filesystem::path& root, bool recursive) : recursive_(recursive) {
+        fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd_ < 0) return;
+        watch(root);
+        if (recursive_) {
+            std::error_code ec;
+            for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+                 !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+                if (it->is_directory(ec)) watch(it->path());
+        }
+    }
+    ~InotifyWatcher() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    InotifyWatcher(const InotifyWatcher&) = delete;
+    InotifyWatcher& operator=(const InotifyWatcher&) = delete;
+
+    [[nodiscard]] bool ok() const noexcept { return fd_ >= 0; }
+
+    bool poll(std::vector<std::filesystem::path>& closed) override {
+        if (fd_ < 0) return false;
+        bool complete = true;
+        alignas(inotify_event) char buf[1 << 16];
+        while (true) {
+            const ssize_t n = ::read(fd_, buf, sizeof buf);
+            if (n <= 0) break;
+            for (ssize_t off = 0; off < n;) {
+                const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+                off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+                if (ev->mask & IN_Q_OVERFLOW) {
+                    complete = false;
+                    continue;
+                }
+                const auto dir = dirs_.find(ev->wd);
+                if (dir == dirs_.end() || ev->len == 0) continue;
+                std::filesystem::path p = dir->second / ev->name;
+                if (ev->mask & IN_ISDIR) {
+                    if (recursive_ && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                        watch(p);
+                        complete = false;  // files may have landed before the watch existed
+                    }
+                    continue;
+                }
+                if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) closed.push_back(std::move(p));
+            }
+        }
+        return complete;
+    }
+
+private:
+    void watch(const std::filesystem::path& dir) {
+        const int wd = inotify_add_watch(fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        if (wd >= 0) dirs_[wd] = dir;
+    }
+    int fd_ = -1;
+    bool recursive_;
+    std::unordered_map<int, std::filesystem::path> dirs_;
+};
+#endif
+
+// A watcher for `root`, or nullptr when the platform has none (listing then does the work).
+[[nodiscard]] inline std::unique_ptr<DirectoryWatcher> make_watcher(const std::filesystem::path& root, bool recursive) {
+#if defined(__linux__)
+    auto w = std::make_unique<InotifyWatcher>(root, recursive);
+    if (w->ok()) return w;
+#else
+    (void)root;
+    (void)recursive;
+#endif
+    return nullptr;
+}
+
+}  // namespace isoflow::detail

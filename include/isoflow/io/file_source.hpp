@@ -1,0 +1,316 @@
+// FileSource: an incremental source over a landing directory, after Databricks Auto Loader.
+// Every settled file is read exactly once (per the seen-file log), in order of (mtime, name),
+// in batches bounded by file count and bytes; the schema is inferred once, stored versioned in
+// the log, and evolves as the options say.
+#pragma once
+
+#include <simdjson.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <limits>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "isoflow/core/batch.hpp"
+#include "isoflow/core/error.hpp"
+#include "isoflow/io/detail/builder.hpp"
+#include "isoflow/io/detail/text.hpp"
+#include "isoflow/io/detail/watcher.hpp"
+#include "isoflow/io/options.hpp"
+#include "isoflow/io/reader.hpp"
+#include "isoflow/io/seen_file_log.hpp"
+#include "isoflow/io/source.hpp"
+
+namespace isoflow {
+
+// Options named after Auto Loader's (cloudFiles.*), in snake_case, then ours.
+struct FileSourceOptions {
+    std::string path;                    // the landing directory
+    FileFormat format = FileFormat::json;
+    bool infer_column_types = false;     // else every column is a string
+    std::string schema_hints;            // "cust_id BIGINT, Time DOUBLE"
+    // Default: addNewColumns without a given schema, none with one.
+    std::optional<SchemaEvolutionMode> schema_evolution_mode;
+    std::string rescued_data_column = "_rescued_data";
+    std::size_t max_files_per_trigger = 1000;
+    std::uint64_t max_bytes_per_trigger = 0;  // soft: a file is never split; 0 = no limit
+    bool include_existing_files = true;
+    bool allow_overwrites = false;
+    std::string path_glob_filter;        // matched against file names, e.g. "*.json"
+    bool recursive_file_lookup = false;  // also look in subdirectories
+    bool use_notifications = false;      // inotify on Linux, with listing as a backstop
+
+    // --- beyond Auto Loader's names -------------------------------------------------------
+    std::optional<Schema> schema;        // a given schema (no inference)
+    ReadOptions read;                    // CSV dialect, on_malformed, add_source_line, ...
+    // A file whose mtime is younger than this may still be written to and is left for later.
+    // Files reported closed by a notification are taken at once.
+    std::chrono::milliseconds settle_time{500};
+    // With notifications: how often to list the directory anyway, so no file is ever missed.
+    std::chrono::milliseconds listing_interval{10'000};
+    std::size_t infer_sample_files = 50;  // inference reads at most this many files (and
+                                          // read.infer_sample_bytes of each)
+};
+
+// Something the source wants a caller to know that is not a batch: a file rewritten after it was
+// read (allow_overwrites = false), a file that could not be read.
+struct SourceNotice {
+    std::string file;
+    std::string message;
+};
+
+class FileSource final : public Source {
+public:
+    explicit FileSource(FileSourceOptions options, std::shared_ptr<SeenFileLog> log = nullptr)
+        : options_(std::move(options)), log_(log ? std::move(log) : std::make_shared<MemorySeenFileLog>()) {
+        if (options_.path.empty()) detail::throw_error<config_error>("FileSource: option 'path' is empty: expected a directory");
+        if (options_.max_files_per_trigger == 0)
+            detail::throw_error<config_error>("FileSource: max_files_per_trigger must be at least 1");
+        root_ = options_.path;
+        read_ = options_.read;
+        read_.schema = std::nullopt;
+        read_.infer_column_types = options_.infer_column_types;
+        read_.schema_hints = options_.schema_hints;
+        read_.schema_evolution_mode = options_.schema_evolution_mode.value_or(
+            options_.schema ? SchemaEvolutionMode::none : SchemaEvolutionMode::add_new_columns);
+        read_.rescued_data_column = options_.rescued_data_column;
+        read_.add_source_file = true;
+        (void)parse_schema_hints(options_.schema_hints);  // reject bad hints now
+        if (auto s = log_->latest_schema()) {
+            schema_version_ = s->first;
+            schema_ = s->second;
+        } else if (options_.schema) {
+            auto fields = options_.schema->fields();
+            detail::apply_hints(fields, parse_schema_hints(options_.schema_hints));
+            schema_ = Schema(std::move(fields));
+            schema_version_ = 1;
+            log_->save_schema(schema_version_, *schema_);
+        }
+        if (!options_.include_existing_files) {
+            if (auto t = log_->property("start_time_ns")) {
+                start_time_ns_ = std::stoll(*t);
+            } else {
+                start_time_ns_ = now_ns();
+                log_->set_property("start_time_ns", std::to_string(start_time_ns_));
+            }
+        }
+        if (options_.use_notifications) watcher_ = detail::make_watcher(root_, options_.recursive_file_lookup);
+    }
+
+    [[nodiscard]] std::optional<BatchPlan> plan() override {
+        if (in_flight_) return in_flight_;
+        if (auto pending = log_->pending_plan()) {
+            in_flight_ = std::move(pending);
+            return in_flight_;
+        }
+        discover();
+        BatchPlan plan;
+        plan.batch_id = log_->last_batch_id() + 1;
+        std::uint64_t bytes = 0;
+        while (!queue_.empty() && plan.files.size() < options_.max_files_per_trigger) {
+            const SourceFile& f = queue_.front();
+            if (options_.max_bytes_per_trigger && !plan.files.empty() && bytes + f.size > options_.max_bytes_per_trigger)
+                break;
+            bytes += f.size;
+            queued_.erase(f.path);
+            plan.files.push_back(queue_.front());
+            queue_.erase(queue_.begin());
+        }
+        if (plan.files.empty()) return std::nullopt;
+        log_->save_plan(plan);
+        in_flight_ = plan;
+        return in_flight_;
+    }
+
+    [[nodiscard]] SourceBatch read(const BatchPlan& plan) override {
+        if (!schema_) init_schema(plan);
+        detail::BatchBuilder builder(read_, schema_->fields());
+        SourceBatch out;
+        out.batch_id = plan.batch_id;
+        failed_.clear();
+        for (const auto& f : plan.files) {
+            builder.set_file(f.path);
+            const auto mark = builder.mark();
+            try {
+                auto cursor = detail::make_cursor(options_.format, f.path, f.path, read_, parser_);
+                cursor->read_into(builder, std::numeric_limits<std::size_t>::max() / 2);
+                std::string reason;
+                if (detail::cursor_skipped(*cursor, reason)) {
+                    builder.rollback(mark);
+                    builder.stats().skipped_files.push_back(SkippedFile{f.path, reason});
+                }
+            } catch (const io_error& e) {
+                builder.rollback(mark);
+                out.failed_files.push_back(SkippedFile{f.path, e.what()});
+                failed_.insert(f.path);
+                notices_.push_back(SourceNotice{f.path, e.what()});
+            }
+        }
+        Schema now = builder.schema();
+        if (!(now == *schema_)) {
+            schema_ = now;
+            ++schema_version_;
+            log_->save_schema(schema_version_, *schema_);
+        }
+        out.schema_version = schema_version_;
+        out.stats = builder.stats();
+        out.data = builder.finish();
+        return out;
+    }
+
+    void commit(const BatchPlan& plan) override {
+        BatchPlan done = plan;
+        // Files that could not be read are not marked seen: a later plan tries them again.
+        std::erase_if(done.files, [&](const SourceFile& f) { return failed_.count(f.path) > 0; });
+        for (const auto& f : plan.files)
+            if (failed_.count(f.path)) failed_sizes_[f.path] = f;
+        log_->commit(done);
+        failed_.clear();
+        if (in_flight_ && in_flight_->batch_id == plan.batch_id) in_flight_.reset();
+    }
+
+    [[nodiscard]] Schema schema() const override { return schema_.value_or(Schema{}); }
+    [[nodiscard]] std::uint64_t schema_version() const noexcept { return schema_version_; }
+    [[nodiscard]] const FileSourceOptions& options() const noexcept { return options_; }
+    [[nodiscard]] SeenFileLog& log() noexcept { return *log_; }
+
+    // Notices since the last call (overwritten files not re-read, unreadable files).
+    [[nodiscard]] std::vector<SourceNotice> take_notices() { return std::exchange(notices_, {}); }
+
+private:
+    static std::int64_t now_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    [[nodiscard]] bool eligible_name(const std::filesystem::path& p) const {
+        const std::string name = p.filename().string();
+        if (name.empty() || name.front() == '.' || name.front() == '_') return false;
+        if (!options_.path_glob_filter.empty() && !detail::glob_match(options_.path_glob_filter, name)) return false;
+        return true;
+    }
+
+    // Considers one file; queues it when it is settled, new (or rewritten, with allow_overwrites)
+    // and not yet queued.
+    void consider(const std::filesystem::path& path, bool known_closed, std::int64_t now) {
+        if (!eligible_name(path)) return;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+        const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        const std::string key = path.string();
+        if (queued_.count(key)) return;
+        if (in_flight_) {
+            for (const auto& f : in_flight_->files)
+                if (f.path == key) return;
+        }
+        if (!options_.include_existing_files && mtime < start_time_ns_ && !log_->find(key)) return;
+        if (!known_closed && now - mtime < std::chrono::duration_cast<std::chrono::nanoseconds>(options_.settle_time).count())
+            return;  // may still be written to
+        if (auto it = failed_sizes_.find(key); it != failed_sizes_.end()) {
+            if (it->second.size == size && it->second.mtime_ns == mtime) return;  // unchanged since it failed
+            failed_sizes_.erase(it);
+        }
+        if (auto seen = log_->find(key)) {
+            if (seen->size == size && seen->mtime_ns == mtime) return;
+            if (!options_.allow_overwrites) {
+                const std::string tag = key + "@" + std::to_string(mtime);
+                if (reported_overwrites_.insert(tag).second)
+                    notices_.push_back(SourceNotice{key, "file was rewritten after batch " + std::to_string(seen->batch_id) +
+                                                             " read it; not read again (allow_overwrites is false)"});
+                return;
+            }
+        }
+        queued_.insert(key);
+        queue_.push_back(SourceFile{key, size, mtime});
+    }
+
+    void discover() {
+        const std::int64_t now = now_ns();
+        const auto steady = std::chrono::steady_clock::now();
+        bool list = queue_.empty();
+        if (watcher_) {
+            std::vector<std::filesystem::path> closed;
+            const bool complete = watcher_->poll(closed);
+            for (const auto& p : closed) consider(p, true, now);
+            list = !complete || !listed_once_ || steady - last_listing_ >= options_.listing_interval;
+        }
+        if (list) {
+            std::error_code ec;
+            if (!std::filesystem::is_directory(root_, ec))
+                detail::throw_error<io_error>("FileSource: '" + root_.string() + "' is not a directory");
+            if (options_.recursive_file_lookup) {
+                auto it = std::filesystem::recursive_directory_iterator(root_, ec);
+                for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+                    const std::string name = it->path().filename().string();
+                    if (it->is_directory(ec)) {
+                        if (!name.empty() && (name.front() == '.' || name.front() == '_')) it.disable_recursion_pending();
+                        continue;
+                    }
+                    consider(it->path(), false, now);
+                }
+            } else {
+                for (auto it = std::filesystem::directory_iterator(root_, ec);
+                     !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+                    consider(it->path(), false, now);
+            }
+            listed_once_ = true;
+            last_listing_ = steady;
+        }
+        std::sort(queue_.begin(), queue_.end(), [](const SourceFile& a, const SourceFile& b) {
+            return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
+        });
+    }
+
+    void init_schema(const BatchPlan& plan) {
+        detail::TypeInference inference;
+        std::size_t sampled = 0;
+        for (const auto& f : plan.files) {
+            if (sampled == options_.infer_sample_files) break;
+            try {
+                auto cursor = detail::make_cursor(options_.format, f.path, f.path, read_, parser_);
+                cursor->sample(inference);
+                ++sampled;
+            } catch (const io_error&) {
+                // An unreadable file is reported when the batch is read.
+            }
+        }
+        auto fields = inference.result(options_.infer_column_types);
+        detail::apply_hints(fields, parse_schema_hints(options_.schema_hints));
+        schema_ = Schema(std::move(fields));
+        schema_version_ = 1;
+        log_->save_schema(schema_version_, *schema_);
+    }
+
+    FileSourceOptions options_;
+    std::shared_ptr<SeenFileLog> log_;
+    std::filesystem::path root_;
+    ReadOptions read_;
+    std::optional<Schema> schema_;
+    std::uint64_t schema_version_ = 0;
+    std::int64_t start_time_ns_ = 0;
+    std::unique_ptr<detail::DirectoryWatcher> watcher_;
+    bool listed_once_ = false;
+    std::chrono::steady_clock::time_point last_listing_{};
+    std::deque<SourceFile> queue_;
+    std::set<std::string> queued_;
+    std::optional<BatchPlan> in_flight_;
+    std::set<std::string> failed_;
+    std::unordered_map<std::string, SourceFile> failed_sizes_;
+    std::set<std::string> reported_overwrites_;
+    std::vector<SourceNotice> notices_;
+    simdjson::dom::parser parser_;
+};
+
+}  // namespace isoflow
