@@ -15,10 +15,13 @@ Each library runs with seeds 0, 1, ... (at least --seeds). The two libraries dra
 random trees, so the difference of two 5-seed means is itself noisy: on a small set such as
 vowels (1,456 rows) one seed's AUC varies by about 0.03, and the difference of two 5-seed means
 by about 0.02. So, after the first --seeds seeds, more are added (up to --max-seeds) until the
-standard error of the difference is below --target-se; the table shows the seeds used and the
-standard error, so that a difference can be told apart from noise.
+standard error of the difference is below --target-se (with --check: until the difference is
+within the bound by two standard errors); the table shows the seeds used and the standard
+error, so that a difference can be told apart from noise.
 """
 import argparse
+import concurrent.futures
+import functools
 import json
 import os
 import subprocess
@@ -42,6 +45,21 @@ def isoflow_auc(program, path, seed, workdir, labels):
     return roc_auc_score(labels, -s)
 
 
+@functools.lru_cache(maxsize=1)
+def load_set(path):
+    frame = pd.read_csv(path, float_precision="round_trip")
+    return frame["label"].to_numpy(), frame.drop(columns=["label"]).to_numpy(dtype=np.float64)
+
+
+def one_seed(program, path, seed):
+    """(scikit-learn AUC, isoflow AUC) for one seed; runs in a worker process."""
+    labels, X = load_set(path)
+    sk = roc_auc_score(labels, -IsolationForest(random_state=seed).fit(X).score_samples(X))
+    with tempfile.TemporaryDirectory() as workdir:
+        iso = isoflow_auc(program, path, seed, workdir, labels)
+    return sk, iso
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("program")
@@ -49,6 +67,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-seeds", type=int, default=40)
     parser.add_argument("--target-se", type=float, default=0.005)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="seeds computed at once, in separate processes")
     parser.add_argument("--json")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--check", nargs=2, type=float, metavar=("PER_SET", "MEAN"),
@@ -60,22 +80,29 @@ def main():
         return 77
     files = sorted(f for f in os.listdir(args.data_dir) if f.endswith(".csv") or f.endswith(".csv.gz"))
     rows = []
-    with tempfile.TemporaryDirectory() as workdir:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=args.workers) as pool:
         for name in files:
             path = os.path.join(args.data_dir, name)
-            frame = pd.read_csv(path, float_precision="round_trip")
-            labels = frame["label"].to_numpy()
-            X = frame.drop(columns=["label"]).to_numpy(dtype=np.float64)
+            labels, X = load_set(path)
             sk, iso = [], []
 
             def standard_error():
                 return float(np.sqrt(np.var(sk, ddof=1) / len(sk) + np.var(iso, ddof=1) / len(iso)))
 
-            while len(sk) < args.seeds or (standard_error() > args.target_se and len(sk) < args.max_seeds):
-                seed = len(sk)
-                sk.append(roc_auc_score(labels, -IsolationForest(random_state=seed).fit(X).score_samples(X)))
-                iso.append(isoflow_auc(args.program, path, seed, workdir, labels))
-            rows.append({"data_set": name.split(".")[0], "rows": len(frame), "features": X.shape[1],
+            def settled():
+                if args.check:  # clearly within the bound: two standard errors to spare
+                    return abs(np.mean(iso) - np.mean(sk)) + 2 * standard_error() <= args.check[0]
+                return standard_error() <= args.target_se
+
+            while len(sk) < args.seeds or (not settled() and len(sk) < args.max_seeds):
+                first = len(sk)
+                count = max(args.seeds - first, 1) if first < args.seeds else args.workers
+                count = min(count, args.max_seeds - first)
+                for a, b in pool.map(one_seed, [args.program] * count, [path] * count,
+                                     range(first, first + count)):
+                    sk.append(a)
+                    iso.append(b)
+            rows.append({"data_set": name.split(".")[0], "rows": len(labels), "features": X.shape[1],
                          "seeds": len(sk), "sklearn_auc": float(np.mean(sk)), "isoflow_auc": float(np.mean(iso)),
                          "difference": float(np.mean(iso) - np.mean(sk)), "standard_error": standard_error(),
                          "difference_first_5": float(np.mean(iso[:5]) - np.mean(sk[:5]))})
