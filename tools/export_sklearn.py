@@ -43,10 +43,6 @@ def to_interchange(model):
             "n_node_samples": [int(n) for n in t.n_node_samples],
         })
     params = model.get_params()
-
-    def number_or_auto(v):
-        return v if isinstance(v, str) else v
-
     out = {
         "format": "isoflow.IsolationForest",
         "format_version": 1,
@@ -57,8 +53,8 @@ def to_interchange(model):
         "offset": float(model.offset_),
         "params": {
             "n_estimators": int(len(model.estimators_)),
-            "max_samples": number_or_auto(params["max_samples"]),
-            "contamination": number_or_auto(params["contamination"]),
+            "max_samples": params["max_samples"],
+            "contamination": params["contamination"],
             "max_features": params["max_features"],
             "bootstrap": bool(params["bootstrap"]),
             "n_jobs": params["n_jobs"],
@@ -69,8 +65,6 @@ def to_interchange(model):
     }
     if hasattr(model, "feature_names_in_"):
         out["feature_names_in"] = [str(n) for n in model.feature_names_in_]
-    if isinstance(out["params"]["max_features"], float) and out["params"]["max_features"].is_integer():
-        pass  # written as 1.0, which isoflow reads as a fraction
     for t in trees:
         for x in t["threshold"]:
             if not math.isfinite(x):

@@ -154,6 +154,15 @@ TEST_CASE("train and score: columns by name, any order, extra columns ignored", 
         jsonl << "}\n";
     }
     jsonl.close();
+    // gzip-compressed CSV reads the same.
+    REQUIRE(run_command("gzip -c " + quote(dir / "t.csv") + " > " + quote(dir / "t.csv.gz"), dir).status == 0);
+    r = run_command(cli() + " score --model " + quote(dir / "m.iforest") + " --input " + quote(dir / "t.csv.gz") +
+                        " --output " + quote(dir / "gz.csv") + " --keep cust_id,label",
+                    dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(slurp(dir / "gz.csv") == slurp(dir / "s.csv"));
+
     r = run_command(cli() + " score --model " + quote(dir / "m.json") + " --input " + quote(dir / "t.jsonl") +
                         " --output " + quote(dir / "s3.csv") + " --keep cust_id,label",
                     dir);

@@ -15,7 +15,8 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-from export_sklearn import to_interchange  # noqa: E402
+from export_sklearn import main as export_main, to_interchange  # noqa: E402
+import joblib  # noqa: E402
 import json  # noqa: E402
 
 CONFIGS = [
@@ -55,8 +56,15 @@ def main():
         model = IsolationForest(random_state=index, **config).fit(frame)
         folder = os.path.join(out, name)
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "model.json"), "w") as f:
-            json.dump(to_interchange(model), f)
+        if index == 0:
+            # The first set goes through the exporter as users run it: a joblib file in, JSON out.
+            joblib.dump(model, os.path.join(folder, "model.joblib"))
+            if export_main(["export_sklearn.py", os.path.join(folder, "model.joblib"),
+                            os.path.join(folder, "model.json")]) != 0:
+                raise SystemExit("export_sklearn.py failed")
+        else:
+            with open(os.path.join(folder, "model.json"), "w") as f:
+                json.dump(to_interchange(model), f)
         X = frame.to_numpy(dtype=np.float64)
         with open(os.path.join(folder, "X.txt"), "w") as f:
             f.write(f"{X.shape[0]} {X.shape[1]}\n")
