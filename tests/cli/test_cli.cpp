@@ -155,7 +155,7 @@ TEST_CASE("train and score: columns by name, any order, extra columns ignored", 
     }
     jsonl.close();
     // gzip-compressed CSV reads the same.
-    REQUIRE(run_command("gzip -c " + quote(dir / "t.csv") + " > " + quote(dir / "t.csv.gz"), dir).status == 0);
+    REQUIRE(run_command("(gzip -c " + quote(dir / "t.csv") + " > " + quote(dir / "t.csv.gz") + ")", dir).status == 0);
     r = run_command(cli() + " score --model " + quote(dir / "m.iforest") + " --input " + quote(dir / "t.csv.gz") +
                         " --output " + quote(dir / "gz.csv") + " --keep cust_id,label",
                     dir);
