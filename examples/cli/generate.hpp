@@ -8,7 +8,11 @@
 // almost normal, and amounts are either tiny (card testing) or large.
 #pragma once
 
+#include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <functional>
+#include <thread>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -134,6 +138,153 @@ inline std::int64_t generate_csv(const GenerateOptions& options, const std::stri
     std::fwrite(chunk.data(), 1, chunk.size(), file);
     const bool failed = std::ferror(file) != 0;
     if (std::fclose(file) != 0 || failed) throw std::runtime_error(path + ": write failed (disk full?)");
+    return frauds;
+}
+
+}  // namespace isoflow_cli
+
+namespace isoflow_cli {
+
+enum class LandingFormat { json, jsonl, csv, pydict };
+
+struct LandingOptions {
+    std::string directory;
+    std::string labels;             // CSV of tx_id,label (labels never go into landing files)
+    std::int64_t rows_per_file = 1000;
+    LandingFormat format = LandingFormat::jsonl;
+    double files_per_second = 0.0;  // 0: as fast as possible
+    double null_rate = 0.0;         // share of rows with Amount and/or Time missing
+    std::int64_t first_tx_id = 0;
+};
+
+// One record in the chosen format (a JSON object, a Python dict, or a CSV row).
+inline void append_record(std::string& out, const Transaction& t, std::int64_t tx_id, std::int64_t timestamp_us,
+                          LandingFormat format, bool null_amount, bool null_time) {
+    char buffer[64];
+    const bool py = format == LandingFormat::pydict;
+    auto number = [&](double v, const char* fmt) {
+        std::snprintf(buffer, sizeof buffer, fmt, v);
+        out += buffer;
+    };
+    if (format == LandingFormat::csv) {
+        out += std::to_string(tx_id) + "," + std::to_string(t.cust_id) + ",";
+        if (!null_time) number(t.time, "%.3f");
+        for (double v : t.v) number(v, ",%.6f");
+        out += ",";
+        if (!null_amount) number(t.amount, "%.2f");
+        std::snprintf(buffer, sizeof buffer, ",%lld\n", static_cast<long long>(timestamp_us));
+        out += buffer;
+        return;
+    }
+    const char q = py ? '\'' : '"';
+    auto key = [&](const char* name) {
+        out += q;
+        out += name;
+        out += q;
+        out += ": ";
+    };
+    out += '{';
+    key("tx_id");
+    out += std::to_string(tx_id) + ", ";
+    key("cust_id");
+    out += std::to_string(t.cust_id) + ", ";
+    key("Time");
+    if (null_time) out += py ? "None" : "null"; else number(t.time, "%.3f");
+    for (int j = 0; j < 28; ++j) {
+        out += ", ";
+        const std::string name = "V" + std::to_string(j + 1);
+        key(name.c_str());
+        number(t.v[j], "%.6f");
+    }
+    out += ", ";
+    key("Amount");
+    if (null_amount) out += py ? "None" : "null"; else number(t.amount, "%.2f");
+    out += ", ";
+    key("timestamp");
+    // ISO 8601 UTC, from microseconds since the epoch.
+    const std::int64_t secs = timestamp_us / 1'000'000;
+    std::int64_t days = secs / 86400;
+    const std::int64_t rem = secs % 86400;
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    std::snprintf(buffer, sizeof buffer, "%c%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ%c", q,
+                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
+                  static_cast<long long>(timestamp_us % 1'000'000), q);
+    out += buffer;
+    out += "}";
+    out += format == LandingFormat::json ? "" : "\n";
+}
+
+// Writes transactions as files into a landing directory, each written under a hidden name and
+// renamed into place when complete. Returns the number of frauds.
+inline std::int64_t generate_landing(const GenerateOptions& options, const LandingOptions& landing,
+                                     const std::function<bool()>& keep_going = [] { return true; }) {
+    namespace fs = std::filesystem;
+    fs::create_directories(landing.directory);
+    if (landing.rows_per_file < 1) throw std::runtime_error("--rows-per-file: expected a count >= 1");
+    const std::int64_t per_file = (landing.format == LandingFormat::json || landing.format == LandingFormat::pydict)
+                                      ? 1 : landing.rows_per_file;
+    TransactionGenerator generator(options);
+    isoflow::detail::Xoshiro256 nulls = isoflow::detail::Xoshiro256::for_stream(options.seed, 0x4e11);
+    std::string labels = "tx_id,label\n";
+    std::int64_t frauds = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const std::int64_t base_us = 1'700'000'000'000'000;  // 2023-11-14
+    const char* extension = landing.format == LandingFormat::csv ? ".csv" : ".json";
+    std::int64_t file_index = 0;
+    for (std::int64_t row = 0; row < options.rows && keep_going(); ++file_index) {
+        std::string body;
+        if (landing.format == LandingFormat::csv) {
+            body = "tx_id,cust_id,Time";
+            for (int j = 1; j <= 28; ++j) body += ",V" + std::to_string(j);
+            body += ",Amount,timestamp\n";
+        }
+        for (std::int64_t k = 0; k < per_file && row < options.rows; ++k, ++row) {
+            const Transaction t = generator.next();
+            const std::int64_t tx_id = landing.first_tx_id + row;
+            const bool missing = nulls.uniform() < landing.null_rate;
+            const double which = nulls.uniform();
+            append_record(body, t, tx_id, base_us + static_cast<std::int64_t>(t.time * 1e6), landing.format,
+                          missing && which < 0.7, missing && which >= 0.4);
+            labels += std::to_string(tx_id) + "," + std::to_string(t.label) + "\n";
+            frauds += t.label;
+        }
+        char name[64];
+        std::snprintf(name, sizeof name, "tx-%09lld%s", static_cast<long long>(landing.first_tx_id + file_index), extension);
+        const fs::path final_path = fs::path(landing.directory) / name;
+        const fs::path temporary = fs::path(landing.directory) / (std::string(".") + name + ".tmp");
+        {
+            std::FILE* f = std::fopen(temporary.c_str(), "wb");
+            if (!f) throw std::runtime_error(temporary.string() + ": cannot open the file for writing");
+            const bool ok = std::fwrite(body.data(), 1, body.size(), f) == body.size();
+            if (std::fclose(f) != 0 || !ok) throw std::runtime_error(temporary.string() + ": write failed (disk full?)");
+        }
+        fs::rename(temporary, final_path);
+        if (landing.files_per_second > 0) {
+            const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                         std::chrono::duration<double>(static_cast<double>(file_index + 1) /
+                                                                       landing.files_per_second));
+            std::this_thread::sleep_until(due);
+        }
+    }
+    if (!landing.labels.empty()) {
+        std::error_code ec;
+        const bool fresh = !fs::exists(landing.labels, ec) || fs::file_size(landing.labels, ec) == 0;
+        std::FILE* f = std::fopen(landing.labels.c_str(), "ab");
+        if (!f) throw std::runtime_error(landing.labels + ": cannot open the file for writing");
+        const std::string text = fresh ? labels : labels.substr(labels.find('\n') + 1);
+        const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        if (std::fclose(f) != 0 || !ok) throw std::runtime_error(landing.labels + ": write failed (disk full?)");
+    }
     return frauds;
 }
 

@@ -16,6 +16,7 @@
 #include <isoflow/io/reader.hpp>
 
 #include "generate.hpp"
+#include "pipeline_commands.hpp"
 #include "table.hpp"
 
 namespace {
@@ -191,12 +192,39 @@ struct GenerateArgs {
     double fraud_rate = 0.002;
     std::uint64_t seed = 1;
     std::string output;
+    std::string landing, labels, format = "jsonl";
+    std::int64_t rows_per_file = 1000;
+    double files_per_second = 0.0;
+    double null_rate = 0.0;
 };
 
 int run_generate(const GenerateArgs& a) {
-    if (a.rows < 1) throw Failure("--rows: expected a count >= 1, got " + std::to_string(a.rows));
+    if (a.rows < 1) throw isoflow::config_error("--rows: expected a count >= 1, got " + std::to_string(a.rows));
     if (!(a.fraud_rate >= 0.0 && a.fraud_rate <= 0.5))
-        throw Failure("--fraud-rate: expected a share in [0, 0.5], got " + isoflow::detail::format_double(a.fraud_rate));
+        throw isoflow::config_error("--fraud-rate: expected a share in [0, 0.5], got " +
+                                    isoflow::detail::format_double(a.fraud_rate));
+    if (a.output.empty() == a.landing.empty())
+        throw isoflow::config_error("generate: give either --output FILE.csv or --landing DIR");
+    if (!a.landing.empty()) {
+        isoflow_cli::LandingOptions landing;
+        landing.directory = a.landing;
+        landing.labels = a.labels.empty() ? a.landing + "_labels.csv" : a.labels;
+        landing.rows_per_file = a.rows_per_file;
+        landing.files_per_second = a.files_per_second;
+        landing.null_rate = a.null_rate;
+        if (a.format == "json") landing.format = isoflow_cli::LandingFormat::json;
+        else if (a.format == "jsonl") landing.format = isoflow_cli::LandingFormat::jsonl;
+        else if (a.format == "csv") landing.format = isoflow_cli::LandingFormat::csv;
+        else if (a.format == "pydict") landing.format = isoflow_cli::LandingFormat::pydict;
+        else throw isoflow::config_error("--format: expected json, jsonl, csv or pydict, got '" + a.format + "'");
+        isoflow_cli::install_stop_handlers();
+        const auto frauds = isoflow_cli::generate_landing({a.rows, a.fraud_rate, a.seed}, landing,
+                                                          [] { return !isoflow_cli::stop_requested().load(); });
+        std::printf("wrote %lld transactions (%lld planted frauds) into %s; labels in %s\n",
+                    static_cast<long long>(a.rows), static_cast<long long>(frauds), a.landing.c_str(),
+                    landing.labels.c_str());
+        return 0;
+    }
     const auto frauds = isoflow_cli::generate_csv({a.rows, a.fraud_rate, a.seed}, a.output);
     std::printf("wrote %lld transactions (%lld planted frauds) to %s\n", static_cast<long long>(a.rows),
                 static_cast<long long>(frauds), a.output.c_str());
@@ -209,68 +237,170 @@ struct DemoArgs {
     std::int64_t rows = 200'000;
     std::uint64_t seed = 1;
     std::string workdir = "isoflow-demo";
-    int jobs = -1;
+    double train_share = 0.2;
 };
 
-// The main job: card transactions (generated, or a CSV such as the Kaggle data) -> train on
-// the features -> score every row -> ROC AUC against the labels, and the throughput.
+// Writes the demo's pipeline definition (the seed's bronze -> silver -> gold).
+void write_demo_pipeline(const std::filesystem::path& file) {
+    const std::string text = R"({
+  "name": "fraud",
+  "storage": "storage",
+  "sources": {
+    "transactions": {"path": "landing", "format": "json", "infer_column_types": true,
+                     "schema_hints": "tx_id BIGINT, cust_id BIGINT, Time DOUBLE, Amount DOUBLE",
+                     "max_files_per_trigger": 1000, "settle_time_ms": 0}
+  },
+  "tables": [
+    {"name": "transaction_readings_raw", "from": "transactions", "quality": "bronze"},
+    {"name": "transaction_readings_cleaned", "from": "transaction_readings_raw", "quality": "silver",
+     "expectations": [{"name": "valid_transaction_reading",
+                       "constraint": "AMOUNT IS NOT NULL OR TIME IS NOT NULL",
+                       "on_violation": "drop"}]},
+    {"name": "predictions", "from": "transaction_readings_cleaned", "quality": "gold",
+     "score": {"model": "model.iforest"},
+     "select": ["tx_id", "cust_id", "Amount", "anomaly_score", "is_anomaly"]}
+  ]
+}
+)";
+    isoflow::detail::write_whole_file(file.string(), text);
+}
+
+// The main job: card transactions land as files -> an isolation forest is trained on the first
+// part -> the pipeline ingests every file (bronze), drops invalid readings (silver), scores each
+// transaction (gold) -> row counts, expectation metrics, anomalies and the ROC AUC of the
+// anomaly score against the labels.
 int run_demo(const DemoArgs& a) {
-    std::filesystem::create_directories(a.workdir);
-    std::string input = a.input;
-    if (input.empty()) {
-        input = (std::filesystem::path(a.workdir) / "transactions.csv").string();
-        const auto start = Clock::now();
-        const auto frauds = isoflow_cli::generate_csv({a.rows, 0.002, a.seed}, input);
-        std::printf("generated %lld card transactions with %lld planted frauds in %.2f s: %s\n",
-                    static_cast<long long>(a.rows), static_cast<long long>(frauds), seconds_since(start), input.c_str());
-    }
+    namespace fs = std::filesystem;
+    const fs::path work = fs::absolute(a.workdir);
+    fs::remove_all(work / "landing");
+    fs::remove_all(work / "storage");
+    fs::remove(work / "labels.csv");
+    fs::create_directories(work);
+    const std::string landing = (work / "landing").string(), labels_path = (work / "labels.csv").string();
+    std::vector<std::string> feature_names = {};
+    isoflow::RowMatrix<double> train;
     auto start = Clock::now();
-    const isoflow::Batch batch = isoflow_cli::read_table(input);
-    const double read_seconds = seconds_since(start);
-    const auto label_column = batch.schema().find(a.label);
-    if (!label_column) throw Failure(input + ": no label column '" + a.label + "'" + batch.schema().suggestions(a.label));
-    std::vector<std::string> exclude = {a.label};
-    for (const char* bookkeeping : {"cust_id", "Time"})
-        if (batch.schema().find(bookkeeping)) exclude.emplace_back(bookkeeping);
-    const auto columns = isoflow_cli::pick_features(batch, input, {}, exclude);
-    const auto X = isoflow_cli::feature_matrix(batch, input, columns);
-    std::vector<int> labels(batch.num_rows());
-    const auto& lc = batch.column(*label_column);
-    for (std::size_t r = 0; r < batch.num_rows(); ++r)
-        labels[r] = lc.is_valid(r) && (lc.type() == isoflow::DataType::int64 ? lc.int64_values()[r] != 0
-                                       : lc.type() == isoflow::DataType::float64 ? lc.double_values()[r] != 0.0
-                                                                                  : false);
-    std::vector<std::string> names;
-    for (auto c : columns) names.push_back(batch.schema().field(c).name);
-    std::printf("read %zu rows x %zu features in %.2f s (%.0f rows/s)\n", batch.num_rows(), names.size(), read_seconds,
-                static_cast<double>(batch.num_rows()) / std::max(read_seconds, 1e-9));
+    if (a.input.empty()) {
+        isoflow_cli::LandingOptions options;
+        options.directory = landing;
+        options.labels = labels_path;
+        options.rows_per_file = 1000;
+        options.null_rate = 0.001;  // a few readings without Amount or Time, for the expectation
+        const auto frauds = isoflow_cli::generate_landing({a.rows, 0.002, a.seed}, options);
+        std::printf("landed %lld card transactions (%lld planted frauds) as %lld JSON Lines files in %.2f s\n",
+                    static_cast<long long>(a.rows), static_cast<long long>(frauds),
+                    static_cast<long long>((a.rows + 999) / 1000), seconds_since(start));
+        // The training part: the first transactions, regenerated from the same seed.
+        isoflow_cli::TransactionGenerator generator({a.rows, 0.002, a.seed});
+        const auto n = std::max<std::int64_t>(1, static_cast<std::int64_t>(a.train_share * static_cast<double>(a.rows)));
+        train.resize(n, 29);
+        for (std::int64_t r = 0; r < n; ++r) {
+            const auto t = generator.next();
+            for (int j = 0; j < 28; ++j) train(r, j) = t.v[j];
+            train(r, 28) = t.amount;
+        }
+        for (int j = 1; j <= 28; ++j) feature_names.push_back("V" + std::to_string(j));
+        feature_names.push_back("Amount");
+    } else {
+        // A labelled CSV: its rows become landing files (without the label), labels a CSV beside.
+        const isoflow::Batch batch = isoflow_cli::read_table(a.input);
+        const auto label_column = batch.schema().find(a.label);
+        if (!label_column) throw Failure(a.input + ": no label column '" + a.label + "'" + batch.schema().suggestions(a.label));
+        std::vector<std::string> exclude = {a.label};
+        for (const char* bookkeeping : {"cust_id", "Time", "tx_id"})
+            if (batch.schema().find(bookkeeping)) exclude.emplace_back(bookkeeping);
+        const auto columns = isoflow_cli::pick_features(batch, a.input, {}, exclude);
+        const auto X = isoflow_cli::feature_matrix(batch, a.input, columns);
+        for (auto c : columns) feature_names.push_back(batch.schema().field(c).name);
+        fs::create_directories(landing);
+        std::string labels = "tx_id,label\n", body;
+        const auto& lc = batch.column(*label_column);
+        std::size_t file_index = 0;
+        for (std::size_t r = 0; r < batch.num_rows(); ++r) {
+            body += "{\"tx_id\": " + std::to_string(r);
+            for (std::size_t k = 0; k < columns.size(); ++k) {
+                body += ", ";
+                isoflow::detail::append_json_string(body, feature_names[k]);
+                body += ": ";
+                isoflow_cli::append_double(body, X(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(k)));
+            }
+            if (auto t = batch.schema().find("Time"); t && batch.column(*t).is_valid(r)) {
+                body += ", \"Time\": ";
+                isoflow_cli::write_cell(body, batch, *t, r);
+            }
+            body += "}\n";
+            const bool fraud = lc.is_valid(r) && (lc.type() == isoflow::DataType::int64 ? lc.int64_values()[r] != 0
+                                                  : lc.type() == isoflow::DataType::float64 && lc.double_values()[r] != 0.0);
+            labels += std::to_string(r) + (fraud ? ",1\n" : ",0\n");
+            if ((r + 1) % 1000 == 0 || r + 1 == batch.num_rows()) {
+                char name[32];
+                std::snprintf(name, sizeof name, "tx-%09zu.json", file_index++);
+                isoflow::detail::write_whole_file((fs::path(landing) / name).string(), body);
+                body.clear();
+            }
+        }
+        isoflow::detail::write_whole_file(labels_path, labels);
+        const auto n = std::max<Eigen::Index>(1, static_cast<Eigen::Index>(a.train_share * static_cast<double>(X.rows())));
+        train = X.topRows(n);
+        std::printf("landed %zu transactions from %s as %zu JSON Lines files\n", batch.num_rows(), a.input.c_str(),
+                    file_index);
+    }
 
     isoflow::IsolationForestParams params;
     params.random_state = a.seed;
-    params.n_jobs = a.jobs;
+    params.n_jobs = -1;
     isoflow::IsolationForest<float> forest(params);
     start = Clock::now();
-    forest.fit(X, names);
-    const double fit_seconds = seconds_since(start);
-    const std::string model_path = (std::filesystem::path(a.workdir) / "model.iforest").string();
-    forest.save(model_path);
+    forest.fit(train, feature_names);
+    std::printf("trained %zu trees on the first %lld transactions in %.1f ms\n", forest.trees().size(),
+                static_cast<long long>(train.rows()), seconds_since(start) * 1e3);
+    forest.save((work / "model.iforest").string());
+    write_demo_pipeline(work / "pipeline.json");
+
     start = Clock::now();
-    const Eigen::VectorXd scores = forest.score_samples(X);
-    const double score_seconds = seconds_since(start);
-    std::vector<double> anomaly(static_cast<std::size_t>(scores.size()));
-    std::size_t flagged = 0;
-    for (Eigen::Index i = 0; i < scores.size(); ++i) {
-        anomaly[static_cast<std::size_t>(i)] = -scores(i);
-        flagged += scores(i) - forest.offset() < 0.0;
+    isoflow::Pipeline pipeline = isoflow::Pipeline::from_file(work / "pipeline.json");
+    const auto summary = pipeline.run_once();
+    const double run_seconds = seconds_since(start);
+    std::printf("pipeline '%s' (%s): %llu batches, %llu rows in %.2f s (%.0f rows/s end to end)\n",
+                pipeline.spec().name.c_str(), (work / "pipeline.json").c_str(),
+                static_cast<unsigned long long>(summary.batches), static_cast<unsigned long long>(summary.input_rows),
+                run_seconds, static_cast<double>(summary.input_rows) / std::max(run_seconds, 1e-9));
+    isoflow_cli::print_status(pipeline.store(), 1);
+    for (const auto& m : pipeline.expectation_totals()) std::printf("expectations: %s\n", m.to_json().c_str());
+
+    // The gold table against the labels.
+    const isoflow::Batch gold = pipeline.store().read_table("predictions");
+    std::vector<int> label_of(static_cast<std::size_t>(summary.input_rows + 1), -1);
+    {
+        isoflow::ReadOptions options;
+        options.infer_column_types = true;
+        const isoflow::Batch labels = isoflow::read_csv(labels_path, options);
+        const auto ids = labels.column("tx_id").int64_values();
+        const auto values = labels.column("label").int64_values();
+        label_of.assign(ids.size() + 1, -1);
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            if (ids[i] >= 0 && static_cast<std::size_t>(ids[i]) < label_of.size())
+                label_of[static_cast<std::size_t>(ids[i])] = static_cast<int>(values[i]);
     }
-    const auto frauds = std::count(labels.begin(), labels.end(), 1);
-    std::printf("trained %zu trees (psi %lld) in %.1f ms; saved %s\n", forest.trees().size(),
-                static_cast<long long>(forest.max_samples()), fit_seconds * 1e3, model_path.c_str());
-    std::printf("scored %lld rows in %.3f s: %.0f rows/s\n", static_cast<long long>(scores.size()), score_seconds,
-                static_cast<double>(scores.size()) / std::max(score_seconds, 1e-9));
-    std::printf("labelled frauds: %lld of %zu; flagged as anomalies (offset %.3f): %zu\n",
-                static_cast<long long>(frauds), labels.size(), forest.offset(), flagged);
-    std::printf("ROC AUC of the anomaly score against the labels: %.4f\n", roc_auc(anomaly, labels));
+    const auto ids = gold.column("tx_id").int64_values();
+    const auto scores = gold.column("anomaly_score").double_values();
+    const auto flags = gold.column("is_anomaly").bool_values();
+    std::vector<double> s;
+    std::vector<int> y;
+    std::size_t anomalies = 0, caught = 0;
+    for (std::size_t i = 0; i < gold.num_rows(); ++i) {
+        const auto id = static_cast<std::size_t>(ids[i]);
+        if (id >= label_of.size() || label_of[id] < 0) continue;
+        s.push_back(scores[i]);
+        y.push_back(label_of[id]);
+        anomalies += flags[i];
+        caught += flags[i] && label_of[id] == 1;
+    }
+    std::printf("anomalies flagged in gold: %zu of %zu (%zu of them labelled fraud, of %lld frauds)\n", anomalies,
+                s.size(), caught, static_cast<long long>(std::count(y.begin(), y.end(), 1)));
+    std::printf("ROC AUC of anomaly_score against the labels: %.4f\n", roc_auc(s, y));
+    std::printf("query it: sqlite3 %s 'SELECT * FROM predictions ORDER BY anomaly_score DESC LIMIT 10'\n",
+                (work / "storage" / "pipeline.db").c_str());
     return 0;
 }
 
@@ -298,17 +428,44 @@ int main(int argc, char** argv) {
     generate_cmd->add_option("--rows", generate.rows, "number of transactions")->capture_default_str();
     generate_cmd->add_option("--fraud-rate", generate.fraud_rate, "share of planted frauds")->capture_default_str();
     generate_cmd->add_option("--seed", generate.seed, "random seed")->capture_default_str();
-    generate_cmd->add_option("--output", generate.output, "CSV file to write")->required();
+    generate_cmd->add_option("--output", generate.output, "CSV file to write (with a label column)");
+    generate_cmd->add_option("--landing", generate.landing, "write files into this landing directory instead");
+    generate_cmd->add_option("--rows-per-file", generate.rows_per_file, "records per landing file (jsonl, csv)")
+        ->capture_default_str();
+    generate_cmd->add_option("--format", generate.format, "landing files: json | jsonl | csv | pydict (one record "
+                                                          "per file in Python dict syntax)")->capture_default_str();
+    generate_cmd->add_option("--files-per-second", generate.files_per_second, "pace of landing files (0: no pause)");
+    generate_cmd->add_option("--labels", generate.labels, "CSV of tx_id,label (default: LANDING_labels.csv)");
+    generate_cmd->add_option("--null-rate", generate.null_rate, "share of records with Amount and/or Time missing");
 
     DemoArgs demo;
-    auto* demo_cmd = app.add_subcommand("demo", "the fraud demo: generate (or read) transactions, train, score, "
-                                                "report ROC AUC and throughput");
+    auto* demo_cmd = app.add_subcommand("demo", "the fraud demo: transactions land as files, a model is trained on "
+                                                "the first part, the pipeline ingests, cleans and scores them all");
     demo_cmd->add_option("input", demo.input, "a labelled CSV (e.g. creditcard_fraud_pooled.csv.gz); default: generate");
     demo_cmd->add_option("--label", demo.label, "the label column (1 = fraud)")->capture_default_str();
     demo_cmd->add_option("--rows", demo.rows, "transactions to generate")->capture_default_str();
     demo_cmd->add_option("--seed", demo.seed, "random seed")->capture_default_str();
-    demo_cmd->add_option("--workdir", demo.workdir, "folder for generated data and the model")->capture_default_str();
-    demo_cmd->add_option("--jobs", demo.jobs, "threads (-1: all cores)")->capture_default_str();
+    demo_cmd->add_option("--workdir", demo.workdir, "folder for landing files, model, pipeline and storage")
+        ->capture_default_str();
+    demo_cmd->add_option("--train-share", demo.train_share, "share of the transactions the model is trained on")
+        ->capture_default_str();
+
+    isoflow_cli::RunArgs run;
+    auto* run_cmd = app.add_subcommand("run", "run a pipeline defined in a JSON file");
+    run_cmd->add_option("pipeline", run.pipeline, "PIPELINE.json")->required();
+    auto* once = run_cmd->add_flag("--once", run.once, "process everything available, then stop (default)");
+    run_cmd->add_flag("--continuous", run.continuous, "keep running until SIGINT or SIGTERM")->excludes(once);
+    run_cmd->add_flag("--full-refresh", run.full_refresh, "empty the tables and the checkpoint first");
+
+    std::string status_file;
+    auto* status_cmd = app.add_subcommand("status", "a pipeline's tables, row counts and last batches");
+    status_cmd->add_option("pipeline", status_file, "PIPELINE.json")->required();
+
+    std::string events_file;
+    bool follow = false;
+    auto* events_cmd = app.add_subcommand("events", "print a pipeline's event log");
+    events_cmd->add_option("pipeline", events_file, "PIPELINE.json")->required();
+    events_cmd->add_flag("--follow", follow, "keep printing new events until SIGINT");
 
     try {
         app.parse(argc, argv);
@@ -331,6 +488,9 @@ int main(int argc, char** argv) {
         if (*score_cmd) return run_score(score);
         if (*generate_cmd) return run_generate(generate);
         if (*demo_cmd) return run_demo(demo);
+        if (*run_cmd) return isoflow_cli::run_pipeline(run);
+        if (*status_cmd) return isoflow_cli::pipeline_status(status_file);
+        if (*events_cmd) return isoflow_cli::pipeline_events(events_file, follow);
     } catch (const isoflow::config_error& e) {
         std::fprintf(stderr, "isoflow: %s\n\n", e.what());
         std::fputs(app.help().c_str(), stderr);

@@ -3,6 +3,7 @@
 // in the shape Delta Live Tables reports them.
 #pragma once
 
+#include "isoflow/core/detail/text.hpp"
 #include <bit>
 #include <cstdint>
 #include <functional>
@@ -161,27 +162,6 @@ private:
 
 namespace detail {
 
-inline void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
 
 // One value as SQL would print it: NULL, 12, 1.5, 'text', TIMESTAMP '2012-01-01 00:00:00'.
 inline void append_sql_value(std::string& out, const Column& c, std::size_t row) {

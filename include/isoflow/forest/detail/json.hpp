@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "isoflow/core/detail/text.hpp"
 #include "isoflow/core/error.hpp"
 
 namespace isoflow::detail::json {
@@ -280,27 +281,7 @@ private:
 };
 
 // Writes a JSON string literal.
-inline void write_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buffer[8];
-                    std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
-                    out += buffer;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
+inline void write_string(std::string& out, std::string_view s) { append_json_string(out, s); }
 
 // Writes a number in its shortest round-trip form.
 template <class Number>

@@ -3,11 +3,14 @@
 // functions that return std::string.
 #pragma once
 
+#include "isoflow/core/detail/text.hpp"
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -41,6 +44,35 @@ namespace isoflow::detail {
     return ec == std::errc{} && ptr == e;
 }
 
+// True for an optional sign followed by 1 to 18 digits: certainly an int64 (parse_int64
+// accepts it). A cheap test that spares std::from_chars on the common case.
+[[nodiscard]] constexpr bool looks_like_int64(std::string_view s) noexcept {
+    std::size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    const std::size_t n = s.size() - i;
+    if (n == 0 || n > 18) return false;
+    for (; i < s.size(); ++i)
+        if (!is_digit(s[i])) return false;
+    return true;
+}
+
+// True when `s` is an optional sign and digits only (the shape parse_int64 may accept).
+[[nodiscard]] constexpr bool is_signed_digits(std::string_view s) noexcept {
+    std::size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (i == s.size()) return false;
+    for (; i < s.size(); ++i)
+        if (!is_digit(s[i])) return false;
+    return true;
+}
+
+// Byte equality of two short texts, inline (keys and column names are a few bytes long;
+// a memcmp call costs more than the comparison).
+[[nodiscard]] constexpr bool same_text(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 // The special values Spark accepts in JSON and CSV: NaN, Infinity, -Infinity (and +Infinity).
 [[nodiscard]] inline std::optional<double> special_double(std::string_view s) noexcept {
     if (s == "NaN") return std::numeric_limits<double>::quiet_NaN();
@@ -70,11 +102,56 @@ namespace isoflow::detail {
     return ec == std::errc{} && ptr == e;
 }
 
+// The value of eight ASCII digits loaded little-endian (the first digit in the lowest byte).
+// Three multiply-and-shift steps combine pairs, then quads, then the two halves.
+[[nodiscard]] constexpr std::uint64_t eight_digits_value(std::uint64_t v) noexcept {
+    v = ((v & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8;
+    v = ((v & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
+    return ((v & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+}
+
+// Appends the run of decimal digits starting at `p` to `m` (m = m * 10^n + run) and returns
+// the end of the run. Eight bytes at a time where eight bytes remain before `end`; `m` wraps
+// on overflow, so callers bound the number of digits themselves.
+#if defined(__GNUC__) || defined(__clang__)
+#define ISOFLOW_IO_INLINE [[gnu::always_inline]] inline
+#else
+#define ISOFLOW_IO_INLINE inline
+#endif
+
+[[nodiscard]] ISOFLOW_IO_INLINE const char* digit_run(const char* p, const char* end, std::uint64_t& m) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        static constexpr std::uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        while (end - p >= 8) {
+            std::uint64_t v;
+            std::memcpy(&v, p, 8);
+            // A byte is a digit when its high nibble is 3 and adding 6 keeps it so. Bytes past
+            // the first non-digit may be misjudged (a carry), but only the first one matters.
+            const std::uint64_t non_digit = ((v & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL) |
+                                            (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^
+                                             0x3030303030303030ULL);
+            if (non_digit == 0) {
+                m = m * 100000000ULL + eight_digits_value(v);
+                p += 8;
+                continue;
+            }
+            const int k = std::countr_zero(non_digit) / 8;
+            if (k > 0) m = m * pow10[k] + eight_digits_value(v << (8 * (8 - k)));
+            return p + k;
+        }
+    }
+    while (p != end && is_digit(*p)) {
+        m = m * 10 + static_cast<std::uint64_t>(*p - '0');
+        ++p;
+    }
+    return p;
+}
+
 // Fast path for the common shape "-12.345" / "7" / "1.5e-3" with at most 19 significant
 // digits: the mantissa and the power of ten are both exact doubles, so one multiplication or
 // division rounds correctly (Clinger). Returns the end of the number, or nullptr when the
 // text needs the general parser (the caller then uses parse_double on the whole field).
-[[nodiscard]] inline const char* parse_double_prefix(const char* p, const char* end,
+[[nodiscard]] ISOFLOW_IO_INLINE const char* parse_double_prefix(const char* p, const char* end,
                                                      double& out) noexcept {
     static constexpr double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -89,20 +166,14 @@ namespace isoflow::detail {
     int digits = 0;
     int exponent = 0;
     const char* start_digits = q;
-    while (q != end && is_digit(*q)) {
-        mantissa = mantissa * 10 + static_cast<std::uint64_t>(*q - '0');
-        ++digits;
-        ++q;
-    }
+    q = digit_run(q, end, mantissa);
+    digits += static_cast<int>(q - start_digits);
     if (q == start_digits) return nullptr;
     if (q != end && *q == '.') {
         ++q;
         const char* frac = q;
-        while (q != end && is_digit(*q)) {
-            mantissa = mantissa * 10 + static_cast<std::uint64_t>(*q - '0');
-            ++digits;
-            ++q;
-        }
+        q = digit_run(q, end, mantissa);
+        digits += static_cast<int>(q - frac);
         if (q == frac) return nullptr;
         exponent = -static_cast<int>(q - frac);
     }
@@ -130,152 +201,6 @@ namespace isoflow::detail {
     return q;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse).
-[[nodiscard]] constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-// ISO 8601 to microseconds since the epoch, UTC: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]"
-// (T or space), then optionally Z or an offset +HH, +HH:MM, +HHMM. No offset means UTC.
-// `require_time` rejects the date-only form (inference does not turn plain dates into
-// timestamps; a column declared TIMESTAMP accepts them as midnight UTC).
-[[nodiscard]] inline std::optional<std::int64_t> parse_timestamp(std::string_view s,
-                                                                 bool require_time = false) noexcept {
-    std::size_t i = 0;
-    auto num = [&](std::size_t n, int& out) {
-        if (i + n > s.size()) return false;
-        out = 0;
-        for (std::size_t k = 0; k < n; ++k) {
-            if (!is_digit(s[i + k])) return false;
-            out = out * 10 + (s[i + k] - '0');
-        }
-        i += n;
-        return true;
-    };
-    auto lit = [&](char c) {
-        if (i < s.size() && s[i] == c) {
-            ++i;
-            return true;
-        }
-        return false;
-    };
-    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    if (!num(4, year) || !lit('-') || !num(2, month) || !lit('-') || !num(2, day)) return std::nullopt;
-    if (month < 1 || month > 12 || day < 1) return std::nullopt;
-    static constexpr int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > month_days[month - 1] || (month == 2 && day == 29 && !leap)) return std::nullopt;
-    std::int64_t micros_of_second = 0;
-    std::int64_t offset_seconds = 0;
-    if (i == s.size()) {
-        if (require_time) return std::nullopt;
-    } else {
-        if (!(lit('T') || lit(' ') || lit('t'))) return std::nullopt;
-        if (!num(2, hour) || !lit(':') || !num(2, minute)) return std::nullopt;
-        if (lit(':')) {
-            if (!num(2, second)) return std::nullopt;
-            if (lit('.') || lit(',')) {
-                std::size_t digits = 0;
-                std::int64_t frac = 0;
-                while (i < s.size() && is_digit(s[i])) {
-                    if (digits < 6) frac = frac * 10 + (s[i] - '0');
-                    ++digits;
-                    ++i;
-                }
-                if (digits == 0) return std::nullopt;
-                for (std::size_t k = digits; k < 6; ++k) frac *= 10;
-                micros_of_second = frac;
-            }
-        }
-        if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
-        if (i < s.size()) {
-            if (lit('Z') || lit('z')) {
-            } else if (s[i] == '+' || s[i] == '-') {
-                const int sign = s[i] == '-' ? -1 : 1;
-                ++i;
-                int oh = 0, om = 0;
-                if (!num(2, oh)) return std::nullopt;
-                if (lit(':')) {
-                    if (!num(2, om)) return std::nullopt;
-                } else if (i < s.size()) {
-                    if (!num(2, om)) return std::nullopt;
-                }
-                if (oh > 18 || om > 59) return std::nullopt;
-                offset_seconds = sign * (oh * 3600 + om * 60);
-            } else {
-                return std::nullopt;
-            }
-        }
-        if (i != s.size()) return std::nullopt;
-    }
-    const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    return seconds * 1'000'000 + micros_of_second;
-}
-
-// Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.ffffffZ".
-[[nodiscard]] inline std::string format_timestamp(std::int64_t micros) {
-    std::int64_t secs = micros / 1'000'000;
-    std::int64_t frac = micros % 1'000'000;
-    if (frac < 0) {
-        frac += 1'000'000;
-        --secs;
-    }
-    std::int64_t days = secs / 86400;
-    std::int64_t rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        --days;
-    }
-    // civil_from_days
-    days += 719468;
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(days - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
-                  static_cast<long long>(frac));
-    return buf;
-}
-
-// Appends `s` as a JSON string literal (with quotes).
-inline void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += "\\u00";
-                    out += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-                    out += hex[static_cast<unsigned char>(c) & 0xf];
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
 
 [[nodiscard]] inline std::string json_quote(std::string_view s) {
     std::string out;

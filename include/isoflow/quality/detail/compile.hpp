@@ -159,7 +159,7 @@ public:
             const std::string& s = lit->text();
             switch (target) {
                 case DataType::timestamp:
-                    if (auto ts = parse_timestamp(s)) return LiteralNode::of_int(DataType::timestamp, *ts);
+                    if (auto ts = parse_sql_timestamp(s)) return LiteralNode::of_int(DataType::timestamp, *ts);
                     fail(at.whole, "'" + s + "' is not a timestamp: expected 'yyyy-mm-dd[ hh:mm:ss[.ffffff]]'");
                 case DataType::float64:
                     if (auto d = parse_double(s)) return LiteralNode::of_double(*d);

@@ -680,7 +680,7 @@ protected:
                         case DataType::boolean: o[i] = x.bit_at(i) ? 1 : 0; break;
                         case DataType::string: {
                             auto v = !x.valid_at(i) ? std::nullopt
-                                     : to_ts        ? parse_timestamp(str_at(i))
+                                     : to_ts        ? parse_sql_timestamp(str_at(i))
                                                     : parse_int64(str_at(i));
                             o[i] = v.value_or(0);
                             if (!v) set_null(i);

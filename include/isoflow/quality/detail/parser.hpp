@@ -365,7 +365,7 @@ private:
                     peek(1).kind == TokenKind::string) {
                     advance();
                     const Token& s = advance();
-                    auto ts = parse_timestamp(s.text);
+                    auto ts = parse_sql_timestamp(s.text);
                     if (!ts)
                         fail(s, "invalid TIMESTAMP literal '" + s.text +
                                     "': expected 'yyyy-mm-dd[ hh:mm:ss[.ffffff]][Z|+hh:mm]'");

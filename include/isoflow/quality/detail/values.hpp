@@ -2,6 +2,7 @@
 // timestamps, numbers to text, ROUND half up, LIKE patterns.
 #pragma once
 
+#include "isoflow/core/detail/text.hpp"
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -86,16 +87,6 @@ namespace isoflow::detail {
     return std::nullopt;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil calendar algorithm).
-[[nodiscard]] constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 struct CivilDate {
     std::int64_t year;
     unsigned month;
@@ -117,7 +108,7 @@ struct CivilDate {
 // 'yyyy-mm-dd', 'yyyy-mm-dd hh:mm[:ss[.ffffff]]' with ' ' or 'T', then optional 'Z' or
 // '+hh:mm' / '-hh:mm'. Without an offset the time is UTC (isoflow's session time zone).
 // Returns microseconds since the epoch.
-[[nodiscard]] inline std::optional<std::int64_t> parse_timestamp(std::string_view s) {
+[[nodiscard]] inline std::optional<std::int64_t> parse_sql_timestamp(std::string_view s) {
     s = trim_spaces(s);
     std::size_t i = 0;
     auto digits = [&](std::size_t min_n, std::size_t max_n) -> std::optional<std::int64_t> {

@@ -1,0 +1,488 @@
+// isoflow::Pipeline: sources -> bronze -> silver -> gold tables, run in micro-batches, stored
+// in one SQLite file, exactly once across crashes.
+//
+// One micro-batch is one plan of one source (which files). The plan is recorded durably, the
+// rows are read and go through every table, then every stored table's rows, the source's seen
+// files and the batch's "committed" mark commit in one SQLite transaction. A restart replays an
+// uncommitted plan with the same files and checks the model is the same.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "isoflow/core/batch.hpp"
+#include "isoflow/core/error.hpp"
+#include "isoflow/forest/isolation_forest.hpp"
+#include "isoflow/io/file_source.hpp"
+#include "isoflow/pipeline/spec.hpp"
+#include "isoflow/quality/expectation.hpp"
+#include "isoflow/quality/expression.hpp"
+#include "isoflow/store/sqlite_store.hpp"
+#include "isoflow/store/store_seen_file_log.hpp"
+
+namespace isoflow {
+
+namespace detail::pipeline {
+
+[[nodiscard]] inline std::string hex64(std::uint64_t v) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = digits[v & 15];
+    return out;
+}
+
+[[nodiscard]] inline std::string json_string(std::string_view s) {
+    std::string out;
+    json::write_string(out, s);
+    return out;
+}
+
+// The scoring stage: the model's features matched to columns by name, case-insensitively.
+class Scorer {
+public:
+    Scorer(const std::string& path, const std::string& table) : path_(path), table_(table) {
+        const std::string bytes = read_whole_file(path);
+        checksum_ = hex64(fnv1a(bytes.data(), bytes.size()));
+        model_ = ends_with_json(path) ? IsolationForest<float>::from_json(bytes, path)
+                                      : IsolationForest<float>::from_bytes(bytes, path);
+        if (model_.feature_names_in().empty())
+            throw_error<config_error>("table '" + table + "': the model " + path +
+                                      " has no feature names; train it with named columns so that "
+                                      "the pipeline can match them");
+        version_ = std::filesystem::path(path).filename().string() + "@" + checksum_.substr(0, 12);
+    }
+
+    [[nodiscard]] const std::string& checksum() const noexcept { return checksum_; }
+
+    // Adds anomaly_score, is_anomaly and model_version. A null feature value follows the larger
+    // child at each split on it; such rows are counted.
+    [[nodiscard]] Batch apply(Batch batch, std::uint64_t& rows_with_missing) const {
+        const auto& names = model_.feature_names_in();
+        std::vector<const Column*> columns;
+        for (const auto& name : names) {
+            const auto i = batch.schema().find(name);
+            if (!i)
+                throw_error<schema_error>("table '" + table_ + "': the model's feature '" + name +
+                                          "' is not a column of its input" + batch.schema().suggestions(name));
+            const auto& c = batch.column(*i);
+            if (c.type() != DataType::int64 && c.type() != DataType::float64)
+                throw_error<schema_error>("table '" + table_ + "': the model's feature '" + name + "' is a " +
+                                          std::string(to_string(c.type())) + " column; expected a number");
+            columns.push_back(&c);
+        }
+        const auto n = batch.num_rows();
+        RowMatrix<float> X(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(columns.size()));
+        std::vector<std::uint8_t> missing(n, 0);
+        for (std::size_t k = 0; k < columns.size(); ++k) {
+            const Column& c = *columns[k];
+            for (std::size_t r = 0; r < n; ++r) {
+                float v;
+                if (c.is_null(r)) {
+                    v = std::numeric_limits<float>::quiet_NaN();
+                    missing[r] = 1;
+                } else {
+                    v = c.type() == DataType::int64 ? static_cast<float>(c.int64_values()[r])
+                                                    : static_cast<float>(c.double_values()[r]);
+                    if (std::isnan(v)) missing[r] = 1;
+                }
+                X(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(k)) = v;
+            }
+        }
+        for (auto m : missing) rows_with_missing += m;
+        Column score(DataType::float64), flag(DataType::boolean), version(DataType::string);
+        score.reserve(n);
+        flag.reserve(n);
+        version.reserve(n);
+        if (n > 0) {
+            const Eigen::VectorXd s = model_.score_samples(X);
+            for (std::size_t r = 0; r < n; ++r) {
+                const double v = s(static_cast<Eigen::Index>(r));
+                score.append_double(-v);  // the paper's score: higher is more anomalous
+                flag.append_bool(v - model_.offset() < 0.0);
+                version.append_string(version_);
+            }
+        }
+        for (auto* name : {"anomaly_score", "is_anomaly", "model_version"})
+            if (batch.find_column(name))
+                throw_error<schema_error>("table '" + table_ + "': its input already has a column '" +
+                                          std::string(name) + "'");
+        batch.add_column("anomaly_score", std::move(score));
+        batch.add_column("is_anomaly", std::move(flag));
+        batch.add_column("model_version", std::move(version));
+        return batch;
+    }
+
+private:
+    std::string path_, table_, checksum_, version_;
+    IsolationForest<float> model_;
+};
+
+// One table's stages, compiled against its input schema (and again when that changes).
+struct TableRuntime {
+    TableSpec spec;
+    std::optional<TableExpectations> expectations;
+    std::shared_ptr<Scorer> scorer;
+    std::optional<Schema> compiled_for;
+    std::optional<Filter> filter;
+    std::optional<Projection> projection;
+    DatasetMetrics totals;
+};
+
+}  // namespace detail::pipeline
+
+// What one run did.
+struct RunSummary {
+    std::uint64_t batches = 0;
+    std::uint64_t input_rows = 0;
+    std::map<std::string, std::uint64_t> table_rows;  // rows written per table in this run
+};
+
+class Pipeline {
+public:
+    // Checks the definition (names, references, cycles, model files) and opens the storage
+    // (a second process on the same storage is refused). Nothing is read yet.
+    explicit Pipeline(PipelineSpec spec) : spec_(std::move(spec)) {
+        validate();
+        store_ = std::make_shared<SqliteStore>(spec_.storage);
+        for (auto& t : tables_) {
+            if (t.spec.score) {
+                t.scorer = std::make_shared<detail::pipeline::Scorer>(t.spec.score->model, t.spec.name);
+                if (!model_checksum_.empty() && model_checksum_ != t.scorer->checksum())
+                    model_checksum_ += "+";
+                model_checksum_ += t.scorer->checksum();
+            }
+        }
+        open_sources();
+    }
+
+    [[nodiscard]] static Pipeline from_file(const std::filesystem::path& file) {
+        return Pipeline(load_pipeline_spec(file));
+    }
+
+    [[nodiscard]] const PipelineSpec& spec() const noexcept { return spec_; }
+    [[nodiscard]] Store& store() noexcept { return *store_; }
+
+    // The expectations' metrics of every table that has expectations, added up over this
+    // object's runs, in DLT's shape (DatasetMetrics::to_json).
+    [[nodiscard]] std::vector<DatasetMetrics> expectation_totals() const {
+        std::vector<DatasetMetrics> out;
+        for (const auto& t : tables_)
+            if (t.expectations) {
+                DatasetMetrics m = t.totals;
+                m.dataset = t.spec.name;
+                out.push_back(std::move(m));
+            }
+        return out;
+    }
+
+    // Empties every table and the checkpoint, so that the next run reprocesses everything.
+    void full_refresh() {
+        store_->reset();
+        for (auto& t : tables_) t.totals = {};
+        open_sources();
+        event("", std::nullopt, "INFO", "update_progress", "full refresh: tables and checkpoint emptied",
+              R"({"update_progress":{"state":"RESETTING"}})");
+    }
+
+    // Processes everything available, in micro-batches bounded by the source limits, then
+    // returns (triggered mode). `stop` ends the run after the current batch.
+    RunSummary run_once(const std::atomic<bool>* stop = nullptr) { return run(false, stop); }
+
+    // Keeps processing new files until `stop` is set; then finishes the current batch.
+    RunSummary run_continuous(const std::atomic<bool>& stop,
+                              std::chrono::milliseconds idle_wait = std::chrono::milliseconds(5)) {
+        idle_wait_ = idle_wait;
+        return run(true, &stop);
+    }
+
+private:
+    void validate() {
+        if (spec_.name.empty()) detail::throw_error<config_error>("the pipeline has no name");
+        std::map<std::string, std::string> kinds;  // lower-case name -> "source" | "table"
+        auto claim = [&](const std::string& name, const char* kind) {
+            const auto key = detail::to_lower(name);
+            if (auto it = kinds.find(key); it != kinds.end())
+                detail::throw_error<config_error>("the name '" + name + "' is used twice (as a " + it->second +
+                                                  " and as a " + kind + ")");
+            kinds.emplace(key, kind);
+        };
+        for (const auto& [name, options] : spec_.sources) claim(name, "source");
+        for (const auto& t : spec_.tables) {
+            claim(t.name, "table");
+            claim(t.name + "_quarantine", "quarantine table");
+        }
+        // Topological order; a `from` that is neither a source nor a table is an error, and so
+        // is a cycle.
+        std::vector<TableSpec> pending = spec_.tables;
+        std::map<std::string, bool> ready;
+        for (const auto& [name, options] : spec_.sources) ready[detail::to_lower(name)] = true;
+        for (const auto& t : spec_.tables) {
+            if (kinds.count(detail::to_lower(t.from))) continue;
+            std::string known;
+            for (const auto& [name, options] : spec_.sources) known += (known.empty() ? "" : ", ") + name;
+            for (const auto& other : spec_.tables) known += (known.empty() ? "" : ", ") + other.name;
+            detail::throw_error<config_error>("table '" + t.name + "' reads from '" + t.from +
+                                              "', which is neither a source nor a table (known: " + known + ")");
+        }
+        while (!pending.empty()) {
+            auto it = std::find_if(pending.begin(), pending.end(),
+                                   [&](const TableSpec& t) { return ready.count(detail::to_lower(t.from)) > 0; });
+            if (it == pending.end()) {
+                std::string cycle;
+                for (const auto& t : pending) cycle += (cycle.empty() ? "" : ", ") + t.name + " <- " + t.from;
+                detail::throw_error<config_error>("the tables form a cycle: " + cycle);
+            }
+            detail::pipeline::TableRuntime runtime;
+            runtime.spec = *it;
+            if (!it->expectations.empty()) {
+                runtime.expectations.emplace(it->name);
+                for (const auto& e : it->expectations) runtime.expectations->add(Expectation(e.name, e.constraint, e.action));
+            }
+            ready[detail::to_lower(it->name)] = true;
+            ready[detail::to_lower(it->name + "_quarantine")] = true;
+            tables_.push_back(std::move(runtime));
+            pending.erase(it);
+        }
+    }
+
+    void open_sources() {
+        sources_.clear();
+        for (const auto& [name, options] : spec_.sources) {
+            auto log = std::make_shared<StoreSeenFileLog>(store_, name);
+            FileSourceOptions o = options;
+            o.read.add_source_line = true;
+            sources_.emplace_back(name, std::make_unique<FileSource>(o, log));
+        }
+    }
+
+    void event(const std::string& table, std::optional<std::uint64_t> batch, const std::string& level,
+               const std::string& type, const std::string& message, const std::string& details) {
+        Event e;
+        e.origin = EventOrigin{spec_.name, table, batch};
+        e.level = level;
+        e.event_type = type;
+        e.message = message;
+        e.details = details;
+        store_->append_event(std::move(e));
+    }
+
+    void progress(const std::string& state, const std::string& message) {
+        event("", std::nullopt, state == "FAILED" ? "ERROR" : "INFO", "update_progress", message,
+              R"({"update_progress":{"state":")" + state + R"("}})");
+    }
+
+    // Runs the stages of one table over its input.
+    Batch run_table(detail::pipeline::TableRuntime& t, Batch input, std::map<std::string, Batch>& outputs,
+                    std::uint64_t& missing_feature_rows) {
+        if (!t.compiled_for || !(*t.compiled_for == input.schema())) {
+            t.filter.reset();
+            t.projection.reset();
+            const std::string origin = "table '" + t.spec.name + "'";
+            if (!t.spec.where.empty()) t.filter = Filter::compile(t.spec.where, input.schema(), origin + " where");
+            t.compiled_for = input.schema();
+        }
+        Batch out = std::move(input);
+        if (t.filter) out = t.filter->apply(out);
+        if (t.scorer) out = t.scorer->apply(std::move(out), missing_feature_rows);
+        if (!t.spec.select.empty()) {
+            std::string list;
+            for (const auto& item : t.spec.select) list += (list.empty() ? "" : ", ") + item;
+            // Compiled per batch only when the scored schema changes; cheap (microseconds) anyway.
+            t.projection = Projection::compile(list, out.schema(), "table '" + t.spec.name + "' select");
+            out = t.projection->apply(out);
+        }
+        if (t.expectations) {
+            auto result = t.expectations->apply(std::move(out));
+            out = std::move(result.output);
+            t.totals += result.metrics;
+            last_metrics_[t.spec.name] = result.metrics;
+            if (result.quarantine.num_columns() > 0 && result.quarantine.num_rows() > 0)
+                outputs[t.spec.name + "_quarantine"] = std::move(result.quarantine);
+        }
+        return out;
+    }
+
+    // One micro-batch of one source. Returns false when the source had nothing.
+    bool run_batch(std::size_t source_index, RunSummary& summary) {
+        auto& [source_name, source] = sources_[source_index];
+        const auto plan = source->plan();
+        if (!plan) return false;
+        const auto started = std::chrono::steady_clock::now();
+
+        // The pipeline's batch id: the pending one when this replays it, else the next.
+        std::uint64_t batch_id = store_->last_committed_batch().value_or(0) + 1;
+        std::string plan_json = R"({"source":)" + detail::pipeline::json_string(source_name) +
+                                R"(,"source_batch_id":)" + std::to_string(plan->batch_id) + R"(,"files":[)";
+        std::uint64_t bytes = 0;
+        for (std::size_t i = 0; i < plan->files.size(); ++i) {
+            plan_json += (i ? "," : "") + detail::pipeline::json_string(plan->files[i].path);
+            bytes += plan->files[i].size;
+        }
+        plan_json += "]}";
+        if (auto pending = store_->pending_batch(); pending && pending->plan == plan_json) {
+            batch_id = pending->batch_id;
+            if (pending->model_checksum != model_checksum_)
+                detail::throw_error<config_error>(
+                    "batch " + std::to_string(batch_id) + " was planned with model checksum " +
+                    pending->model_checksum + " but the model files now give " + model_checksum_ +
+                    "; restore the model to replay the batch exactly, or run with --full-refresh");
+        }
+        store_->record_plan(batch_id, plan_json, model_checksum_);
+
+        SourceBatch input = source->read(*plan);
+        for (const auto& change : input.stats.schema_changes) {
+            std::string added;
+            for (const auto& f : change.added)
+                added += (added.empty() ? "" : ",") + std::string(R"({"name":)") + detail::pipeline::json_string(f.name) +
+                         R"(,"type":")" + std::string(to_string(f.type)) + R"("})";
+            event(source_name, batch_id, "INFO", "schema_change", "new columns in " + change.file,
+                  R"({"file":)" + detail::pipeline::json_string(change.file) + R"(,"added":[)" + added + "]}");
+        }
+        for (const auto& skipped : input.stats.skipped_files)
+            event(source_name, batch_id, "WARN", "error", skipped.file + ": " + skipped.reason,
+                  R"({"file":)" + detail::pipeline::json_string(skipped.file) + "}");
+        for (const auto& failed : input.failed_files)
+            event(source_name, batch_id, "WARN", "error", failed.file + ": " + failed.reason,
+                  R"({"file":)" + detail::pipeline::json_string(failed.file) + "}");
+
+        std::map<std::string, Batch> outputs;
+        std::map<std::string, std::uint64_t> input_rows, missing;
+        last_metrics_.clear();
+        for (auto& t : tables_) {
+            const auto from = detail::to_lower(t.spec.from);
+            Batch in;
+            if (detail::to_lower(source_name) == from) {
+                in = input.data;
+            } else {
+                auto it = std::find_if(outputs.begin(), outputs.end(),
+                                       [&](const auto& kv) { return detail::to_lower(kv.first) == from; });
+                if (it == outputs.end()) continue;  // fed by another source
+                in = it->second;
+            }
+            input_rows[t.spec.name] = in.num_rows();
+            std::uint64_t missing_rows = 0;
+            outputs[t.spec.name] = run_table(t, std::move(in), outputs, missing_rows);
+            missing[t.spec.name] = missing_rows;
+        }
+
+        BatchTransaction transaction = store_->transaction(batch_id);
+        std::string metrics = R"({"source":)" + detail::pipeline::json_string(source_name) +
+                              R"(,"files":)" + std::to_string(plan->files.size()) + R"(,"bytes":)" +
+                              std::to_string(bytes) + R"(,"input_rows":)" + std::to_string(input.data.num_rows()) +
+                              R"(,"tables":{)";
+        bool first_table = true;
+        const auto duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started).count();
+        for (auto& t : tables_) {
+            auto it = outputs.find(t.spec.name);
+            if (it == outputs.end()) continue;
+            if (t.spec.stored) {
+                transaction.append(t.spec.name, it->second);
+                summary.table_rows[t.spec.name] += it->second.num_rows();
+                if (auto q = outputs.find(t.spec.name + "_quarantine"); q != outputs.end()) {
+                    transaction.append(q->first, q->second);
+                    summary.table_rows[q->first] += q->second.num_rows();
+                }
+            }
+            std::string quality = "null";
+            if (auto m = last_metrics_.find(t.spec.name); m != last_metrics_.end()) quality = m->second.to_json();
+            const std::string table_metrics =
+                R"({"num_input_rows":)" + std::to_string(input_rows[t.spec.name]) + R"(,"num_output_rows":)" +
+                std::to_string(it->second.num_rows()) + R"(,"rows_with_missing_features":)" +
+                std::to_string(missing[t.spec.name]) + R"(,"stored":)" + (t.spec.stored ? "true" : "false") +
+                R"(,"data_quality":)" + quality + "}";
+            metrics += (first_table ? "" : ",") + detail::pipeline::json_string(t.spec.name) + ":" + table_metrics;
+            first_table = false;
+            event(t.spec.name, batch_id, "METRICS", "flow_progress",
+                  "batch " + std::to_string(batch_id) + ": " + std::to_string(it->second.num_rows()) + " rows",
+                  R"({"flow_progress":{"status":"COMPLETED","metrics":{"num_input_rows":)" +
+                      std::to_string(input_rows[t.spec.name]) + R"(,"num_output_rows":)" +
+                      std::to_string(it->second.num_rows()) + R"(,"files":)" + std::to_string(plan->files.size()) +
+                      R"(,"bytes":)" + std::to_string(bytes) + R"(,"duration_ms":)" + std::to_string(duration_ms) +
+                      R"(,"rows_with_missing_features":)" + std::to_string(missing[t.spec.name]) +
+                      R"(},"data_quality":)" + quality + "}}");
+        }
+        metrics += "}}";
+        source->commit(*plan);  // the seen files join the batch's transaction
+        transaction.commit(metrics);
+        summary.batches += 1;
+        summary.input_rows += input.data.num_rows();
+        return true;
+    }
+
+    // One batch with production-mode retries: an I/O error or a busy database is retried with
+    // exponential backoff; an expectation failure or a bad configuration never is.
+    bool run_batch_with_retries(std::size_t source_index, RunSummary& summary) {
+        auto backoff = spec_.first_backoff;
+        for (int attempt = 1;; ++attempt) {
+            try {
+                return run_batch(source_index, summary);
+            } catch (const expectation_violation&) {
+                throw;
+            } catch (const io_error& e) {
+                if (spec_.mode != PipelineMode::production || attempt >= spec_.max_attempts) throw;
+                event("", std::nullopt, "WARN", "error",
+                      "attempt " + std::to_string(attempt) + " failed, retrying in " +
+                          std::to_string(backoff.count()) + " ms: " + e.what(),
+                      R"({"retry":true})");
+                std::this_thread::sleep_for(backoff);
+                backoff *= 2;
+                open_sources();  // a failed commit may have left a source's memory ahead of the store
+            }
+        }
+    }
+
+    RunSummary run(bool continuous, const std::atomic<bool>* stop) {
+        RunSummary summary;
+        event("", std::nullopt, "INFO", "create_update",
+              std::string("update started (") + (continuous ? "continuous" : "triggered") + ")",
+              std::string(R"({"create_update":{"mode":")") + (continuous ? "continuous" : "triggered") +
+                  R"(","development":)" + (spec_.mode == PipelineMode::development ? "true" : "false") + "}}");
+        progress("INITIALIZING", "opening sources and tables");
+        progress("RUNNING", "processing");
+        try {
+            for (;;) {
+                bool any = false;
+                for (std::size_t s = 0; s < sources_.size(); ++s) {
+                    while (!(stop && stop->load()) && run_batch_with_retries(s, summary)) any = true;
+                }
+                if (stop && stop->load()) {
+                    progress("CANCELED", "stopped after " + std::to_string(summary.batches) + " batches");
+                    return summary;
+                }
+                if (!continuous) break;
+                if (!any) std::this_thread::sleep_for(idle_wait_);
+            }
+        } catch (const std::exception& e) {
+            store_->rollback_batch();
+            event("", std::nullopt, "ERROR", "error", e.what(),
+                  R"({"exception":)" + detail::pipeline::json_string(e.what()) + "}");
+            progress("FAILED", e.what());
+            throw;
+        }
+        progress("COMPLETED", "processed " + std::to_string(summary.batches) + " batches, " +
+                                  std::to_string(summary.input_rows) + " input rows");
+        return summary;
+    }
+
+    PipelineSpec spec_;
+    std::shared_ptr<SqliteStore> store_;
+    std::vector<detail::pipeline::TableRuntime> tables_;
+    std::vector<std::pair<std::string, std::unique_ptr<FileSource>>> sources_;
+    std::map<std::string, DatasetMetrics> last_metrics_;
+    std::string model_checksum_;
+    std::chrono::milliseconds idle_wait_{5};
+};
+
+}  // namespace isoflow

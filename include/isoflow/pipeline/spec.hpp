@@ -1,0 +1,261 @@
+// What a pipeline is made of (PipelineSpec), and reading it from a JSON file.
+//
+// {
+//   "name": "fraud", "storage": "out/fraud", "mode": "development",
+//   "sources": {"transactions": {"path": "landing", "format": "json", "infer_column_types": true}},
+//   "tables": [
+//     {"name": "raw", "from": "transactions", "quality": "bronze"},
+//     {"name": "cleaned", "from": "raw", "quality": "silver",
+//      "expectations": [{"name": "valid", "constraint": "Amount IS NOT NULL", "on_violation": "drop"}]},
+//     {"name": "predictions", "from": "cleaned", "quality": "gold",
+//      "score": {"model": "model.iforest"}, "select": ["cust_id", "Amount", "anomaly_score", "is_anomaly"]}
+//   ]
+// }
+//
+// Relative paths resolve against the JSON file's folder. Unknown keys are errors that name the
+// key and its place (file:line:column).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "isoflow/core/error.hpp"
+#include "isoflow/forest/detail/json.hpp"
+#include "isoflow/forest/detail/model_file.hpp"
+#include "isoflow/io/file_source.hpp"
+#include "isoflow/quality/expectation.hpp"
+
+namespace isoflow {
+
+enum class PipelineMode : std::uint8_t {
+    development,  // fail fast
+    production,   // retry a failed batch (I/O error, database busy) with exponential backoff
+};
+
+struct ExpectationSpec {
+    std::string name;
+    std::string constraint;
+    ExpectationAction action = ExpectationAction::warn;
+};
+
+struct ScoreSpec {
+    std::string model;  // path of a model file (binary or .json)
+};
+
+struct TableSpec {
+    std::string name;
+    std::string from;     // a source or an earlier table
+    std::string quality;  // bronze | silver | gold (a label; it changes nothing)
+    std::vector<ExpectationSpec> expectations;
+    std::string where;                 // a filter expression, empty for none
+    std::vector<std::string> select;   // projection items ("expr AS name"); empty keeps all
+    std::optional<ScoreSpec> score;
+    bool stored = true;                // false: feeds later tables, keeps no rows
+};
+
+struct PipelineSpec {
+    std::string name;
+    std::filesystem::path storage;
+    PipelineMode mode = PipelineMode::development;
+    std::vector<std::pair<std::string, FileSourceOptions>> sources;
+    std::vector<TableSpec> tables;
+    // Production mode: attempts per batch, and the first backoff (doubling each time).
+    int max_attempts = 5;
+    std::chrono::milliseconds first_backoff{200};
+};
+
+namespace detail::pipeline_spec {
+
+using json::Value;
+
+class SpecReader {
+public:
+    SpecReader(std::string source, std::filesystem::path base) : r_(std::move(source)), base_(std::move(base)) {}
+
+    [[noreturn]] void fail(const Value& at, const std::string& what) const { r_.fail(at, what); }
+
+    void only_keys(const Value& object, std::initializer_list<std::string_view> keys, const std::string& where) const {
+        if (object.kind != Value::Kind::object) fail(object, where + ": expected an object");
+        for (const auto& [key, value] : object.object) {
+            bool known = false;
+            for (auto k : keys) known = known || key == k;
+            if (!known) {
+                std::string list;
+                for (auto k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
+                fail(value, "unknown key \"" + key + "\" in " + where + " (expected one of: " + list + ")");
+            }
+        }
+    }
+
+    [[nodiscard]] std::string string(const Value& v, const std::string& what) const { return r_.string(v, what); }
+    [[nodiscard]] bool boolean(const Value& v, const std::string& what) const {
+        if (v.kind != Value::Kind::boolean) fail(v, what + ": expected true or false");
+        return v.boolean;
+    }
+    template <class Number>
+    [[nodiscard]] Number number(const Value& v, const std::string& what) const { return r_.number<Number>(v, what); }
+    [[nodiscard]] std::filesystem::path path(const Value& v, const std::string& what) const {
+        std::filesystem::path p = string(v, what);
+        if (p.empty()) fail(v, what + ": expected a path, got an empty string");
+        return p.is_absolute() ? p : base_ / p;
+    }
+    [[nodiscard]] const Value& member(const Value& object, std::string_view key, const std::string& where) const {
+        if (const Value* v = object.find(key)) return *v;
+        fail(object, where + ": missing key \"" + std::string(key) + "\"");
+    }
+
+private:
+    json::Reader r_;
+    std::filesystem::path base_;
+};
+
+inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const std::string& where) {
+    r.only_keys(v, {"path", "format", "infer_column_types", "schema_hints", "schema_evolution_mode",
+                    "rescued_data_column", "max_files_per_trigger", "max_bytes_per_trigger",
+                    "include_existing_files", "allow_overwrites", "path_glob_filter",
+                    "recursive_file_lookup", "use_notifications", "settle_time_ms", "add_source_line"},
+                where);
+    FileSourceOptions o;
+    o.path = r.path(r.member(v, "path", where), where + ".path").string();
+    for (const auto& [key, value] : v.object) {
+        const std::string at = where + "." + key;
+        if (key == "format") {
+            const std::string f = r.string(value, at);
+            if (f == "json") o.format = FileFormat::json;
+            else if (f == "csv") o.format = FileFormat::csv;
+            else r.fail(value, at + ": expected \"json\" or \"csv\", got \"" + f + "\"");
+        } else if (key == "infer_column_types") {
+            o.infer_column_types = r.boolean(value, at);
+        } else if (key == "schema_hints") {
+            o.schema_hints = r.string(value, at);
+        } else if (key == "schema_evolution_mode") {
+            const std::string m = r.string(value, at);
+            if (m == "addNewColumns") o.schema_evolution_mode = SchemaEvolutionMode::add_new_columns;
+            else if (m == "rescue") o.schema_evolution_mode = SchemaEvolutionMode::rescue;
+            else if (m == "failOnNewColumns") o.schema_evolution_mode = SchemaEvolutionMode::fail_on_new_columns;
+            else if (m == "none") o.schema_evolution_mode = SchemaEvolutionMode::none;
+            else r.fail(value, at + ": expected addNewColumns, rescue, failOnNewColumns or none, got \"" + m + "\"");
+        } else if (key == "rescued_data_column") {
+            o.rescued_data_column = r.string(value, at);
+        } else if (key == "max_files_per_trigger") {
+            o.max_files_per_trigger = r.number<std::size_t>(value, at);
+            if (o.max_files_per_trigger == 0) r.fail(value, at + ": expected at least 1");
+        } else if (key == "max_bytes_per_trigger") {
+            o.max_bytes_per_trigger = r.number<std::uint64_t>(value, at);
+        } else if (key == "include_existing_files") {
+            o.include_existing_files = r.boolean(value, at);
+        } else if (key == "allow_overwrites") {
+            o.allow_overwrites = r.boolean(value, at);
+        } else if (key == "path_glob_filter") {
+            o.path_glob_filter = r.string(value, at);
+        } else if (key == "recursive_file_lookup") {
+            o.recursive_file_lookup = r.boolean(value, at);
+        } else if (key == "use_notifications") {
+            o.use_notifications = r.boolean(value, at);
+        } else if (key == "settle_time_ms") {
+            o.settle_time = std::chrono::milliseconds(r.number<std::int64_t>(value, at));
+        } else if (key == "add_source_line") {
+            o.read.add_source_line = r.boolean(value, at);
+        }
+    }
+    return o;
+}
+
+inline TableSpec read_table(const SpecReader& r, const Value& v, const std::string& where) {
+    r.only_keys(v, {"name", "from", "quality", "expectations", "where", "select", "score", "stored"}, where);
+    TableSpec t;
+    t.name = r.string(r.member(v, "name", where), where + ".name");
+    if (t.name.empty()) r.fail(v, where + ".name: expected a table name, got an empty string");
+    t.from = r.string(r.member(v, "from", where), where + ".from");
+    for (const auto& [key, value] : v.object) {
+        const std::string at = where + "." + key;
+        if (key == "quality") {
+            t.quality = r.string(value, at);
+            if (t.quality != "bronze" && t.quality != "silver" && t.quality != "gold")
+                r.fail(value, at + ": expected \"bronze\", \"silver\" or \"gold\", got \"" + t.quality + "\"");
+        } else if (key == "where") {
+            t.where = r.string(value, at);
+        } else if (key == "stored") {
+            t.stored = r.boolean(value, at);
+        } else if (key == "select") {
+            if (value.kind != Value::Kind::array) r.fail(value, at + ": expected an array of expressions");
+            for (std::size_t i = 0; i < value.array.size(); ++i)
+                t.select.push_back(r.string(value.array[i], at + "[" + std::to_string(i) + "]"));
+        } else if (key == "score") {
+            r.only_keys(value, {"model"}, at);
+            t.score = ScoreSpec{r.path(r.member(value, "model", at), at + ".model").string()};
+        } else if (key == "expectations") {
+            if (value.kind != Value::Kind::array) r.fail(value, at + ": expected an array");
+            for (std::size_t i = 0; i < value.array.size(); ++i) {
+                const Value& e = value.array[i];
+                const std::string ew = at + "[" + std::to_string(i) + "]";
+                r.only_keys(e, {"name", "constraint", "on_violation"}, ew);
+                ExpectationSpec spec;
+                spec.name = r.string(r.member(e, "name", ew), ew + ".name");
+                spec.constraint = r.string(r.member(e, "constraint", ew), ew + ".constraint");
+                if (const Value* a = e.find("on_violation")) {
+                    const std::string action = r.string(*a, ew + ".on_violation");
+                    if (action == "warn") spec.action = ExpectationAction::warn;
+                    else if (action == "drop") spec.action = ExpectationAction::drop;
+                    else if (action == "fail") spec.action = ExpectationAction::fail;
+                    else if (action == "quarantine") spec.action = ExpectationAction::quarantine;
+                    else r.fail(*a, ew + ".on_violation: expected warn, drop, fail or quarantine, got \"" + action + "\"");
+                }
+                t.expectations.push_back(std::move(spec));
+            }
+        }
+    }
+    return t;
+}
+
+}  // namespace detail::pipeline_spec
+
+// Parses a pipeline definition. `source` names it in messages; `base` is the folder relative
+// paths resolve against.
+[[nodiscard]] inline PipelineSpec parse_pipeline_spec(std::string_view text, const std::string& source,
+                                                      const std::filesystem::path& base) {
+    using namespace detail::pipeline_spec;
+    detail::json::Parser parser(text, source);
+    const Value doc = parser.parse_document();
+    SpecReader r(source, base);
+    r.only_keys(doc, {"name", "storage", "mode", "sources", "tables", "max_attempts", "first_backoff_ms"}, "the pipeline");
+    PipelineSpec spec;
+    spec.name = r.string(r.member(doc, "name", "the pipeline"), "name");
+    if (spec.name.empty()) r.fail(doc, "name: expected a pipeline name, got an empty string");
+    spec.storage = r.path(r.member(doc, "storage", "the pipeline"), "storage");
+    if (const Value* m = doc.find("mode")) {
+        const std::string mode = r.string(*m, "mode");
+        if (mode == "development") spec.mode = PipelineMode::development;
+        else if (mode == "production") spec.mode = PipelineMode::production;
+        else r.fail(*m, "mode: expected \"development\" or \"production\", got \"" + mode + "\"");
+    }
+    if (const Value* a = doc.find("max_attempts")) {
+        spec.max_attempts = r.number<int>(*a, "max_attempts");
+        if (spec.max_attempts < 1) r.fail(*a, "max_attempts: expected at least 1");
+    }
+    if (const Value* b = doc.find("first_backoff_ms"))
+        spec.first_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "first_backoff_ms"));
+    const Value& sources = r.member(doc, "sources", "the pipeline");
+    if (sources.kind != Value::Kind::object || sources.object.empty())
+        r.fail(sources, "sources: expected an object with at least one source");
+    for (const auto& [name, value] : sources.object)
+        spec.sources.emplace_back(name, read_source(r, value, "sources." + name));
+    const Value& tables = r.member(doc, "tables", "the pipeline");
+    if (tables.kind != Value::Kind::array || tables.array.empty())
+        r.fail(tables, "tables: expected an array with at least one table");
+    for (std::size_t i = 0; i < tables.array.size(); ++i)
+        spec.tables.push_back(read_table(r, tables.array[i], "tables[" + std::to_string(i) + "]"));
+    return spec;
+}
+
+[[nodiscard]] inline PipelineSpec load_pipeline_spec(const std::filesystem::path& file) {
+    const std::string text = detail::read_whole_file(file.string());
+    const auto base = std::filesystem::absolute(file).parent_path();
+    return parse_pipeline_spec(text, file.string(), base);
+}
+
+}  // namespace isoflow
