@@ -262,6 +262,10 @@ private:
             auto log = std::make_shared<StoreSeenFileLog>(store_, name);
             FileSourceOptions o = options;
             o.read.add_source_line = true;
+            // A landing directory that does not exist yet is made, so that a continuous pipeline
+            // can start before the first file arrives.
+            std::error_code ec;
+            if (!std::filesystem::exists(o.path, ec)) std::filesystem::create_directories(o.path, ec);
             sources_.emplace_back(name, std::make_unique<FileSource>(o, log));
         }
     }

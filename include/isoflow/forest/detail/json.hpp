@@ -70,23 +70,26 @@ private:
             ++pos_;
     }
 
-    void locate(Value& v) const {
-        v.line = 1;
-        v.column = 1;
-        for (std::size_t i = 0; i < pos_; ++i) {
-            if (text_[i] == '\n') {
-                ++v.line;
-                v.column = 1;
+    // Line and column of the current position; the parser only moves forward, so the scan
+    // continues from where it last stopped (linear in the document's size).
+    void locate(Value& v) {
+        for (; scanned_ < pos_ && scanned_ < text_.size(); ++scanned_) {
+            if (text_[scanned_] == '\n') {
+                ++line_;
+                column_ = 1;
             } else {
-                ++v.column;
+                ++column_;
             }
         }
+        v.line = line_;
+        v.column = column_;
     }
 
     Value parse_value(int depth) {
         if (depth > 64) fail("nesting deeper than 64 levels");
         if (pos_ >= text_.size()) fail("unexpected end of the document; expected a value");
         Value v;
+        locate(v);
         const char c = text_[pos_];
         if (c == '{') {
             v.kind = Value::Kind::object;
@@ -233,6 +236,7 @@ private:
     std::string_view text_;
     std::string source_;
     std::size_t pos_ = 0;
+    std::size_t scanned_ = 0, line_ = 1, column_ = 1;
 };
 
 // Typed access with messages that name the key and where it is.

@@ -1,0 +1,370 @@
+// Pipelines: definitions and their errors, bronze -> silver -> gold runs, exactly once across
+// SIGKILL, expectations that fail, the event log, and storage faults.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <isoflow/pipeline.hpp>
+
+#include "forest/test_helpers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using isoflow_test::quote;
+using isoflow_test::run_command;
+using isoflow_test::TempDir;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+std::string cli() { return quote(ISOFLOW_CLI); }
+
+std::string message_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "(nothing thrown)";
+}
+
+// A small model over V1, V2 and Amount, trained on generated data.
+void write_model(const fs::path& path) {
+    std::mt19937 rng(4);
+    std::normal_distribution<double> normal;
+    isoflow::RowMatrix<double> X(500, 3);
+    for (Eigen::Index r = 0; r < 500; ++r) X.row(r) << normal(rng), normal(rng), std::abs(normal(rng)) * 50;
+    isoflow::IsolationForestParams p;
+    p.random_state = 1;
+    p.n_estimators = 20;
+    isoflow::IsolationForest<float> forest(p);
+    forest.fit(X, {"V1", "V2", "Amount"});
+    forest.save(path.string());
+}
+
+// JSON Lines files of records with ids first..first+count-1; every 7th has no Amount and no Time.
+void write_landing_file(const fs::path& dir, int index, int first, int count) {
+    fs::create_directories(dir);
+    std::string body;
+    for (int i = first; i < first + count; ++i) {
+        const bool invalid = i % 7 == 3;
+        body += "{\"tx_id\": " + std::to_string(i) + ", \"V1\": " + std::to_string((i % 13) * 0.1) +
+                ", \"V2\": " + std::to_string((i % 5) * -0.2) + ", \"Amount\": " +
+                (invalid ? std::string("null") : std::to_string(10 + i % 50)) + ", \"Time\": " +
+                (invalid ? std::string("null") : std::to_string(i)) + "}\n";
+    }
+    const fs::path tmp = dir / (".f" + std::to_string(index) + ".tmp");
+    std::ofstream(tmp) << body;
+    fs::rename(tmp, dir / ("f" + std::to_string(100000 + index) + ".json"));
+}
+
+std::string pipeline_json(const std::string& extra_table = "", const std::string& silver_action = "drop") {
+    return R"({
+  "name": "test",
+  "storage": "storage",
+  "sources": {"tx": {"path": "landing", "format": "json", "infer_column_types": true,
+                     "schema_hints": "tx_id BIGINT, V1 DOUBLE, V2 DOUBLE, Amount DOUBLE, Time DOUBLE",
+                     "max_files_per_trigger": 3, "settle_time_ms": 0}},
+  "tables": [
+    {"name": "raw", "from": "tx", "quality": "bronze"},
+    {"name": "clean", "from": "raw", "quality": "silver",
+     "expectations": [{"name": "valid", "constraint": "AMOUNT IS NOT NULL OR TIME IS NOT NULL",
+                       "on_violation": ")" + silver_action + R"("}]},
+    {"name": "scored", "from": "clean", "quality": "gold", "score": {"model": "model.iforest"},
+     "select": ["tx_id", "Amount", "anomaly_score", "is_anomaly", "model_version"]})" +
+           extra_table + R"(
+  ]
+}
+)";
+}
+
+std::vector<std::int64_t> ids_of(isoflow::Store& store, const std::string& table) {
+    const auto batch = store.read_table(table);
+    const auto values = batch.column("tx_id").int64_values();
+    return {values.begin(), values.end()};
+}
+
+}  // namespace
+
+TEST_CASE("pipeline definitions: every mistake is a clear error before anything runs", "[pipeline][config]") {
+    TempDir dir("pipeline_config");
+    write_model(dir.path() / "model.iforest");
+    auto error_for = [&](const std::string& text) {
+        std::ofstream(dir / "p.json") << text;
+        return message_of([&] { (void)isoflow::Pipeline::from_file(dir / "p.json"); });
+    };
+    std::string m = error_for(R"({"name": "x", "storage": "s", "colour": 1, "sources": {}, "tables": []})");
+    CHECK(contains(m, "p.json:1:"));
+    CHECK(contains(m, "unknown key \"colour\""));
+    m = error_for(R"({"name": "x", "storage": "s",
+  "sources": {"a": {"path": "in", "formta": "json"}}, "tables": [{"name": "t", "from": "a"}]})");
+    CHECK(contains(m, "p.json:2:"));
+    CHECK(contains(m, "unknown key \"formta\" in sources.a"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "b"}]})");
+    CHECK(contains(m, "table 't' reads from 'b', which is neither a source nor a table"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "u"}, {"name": "u", "from": "t"}]})");
+    CHECK(contains(m, "cycle"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "a"}, {"name": "T", "from": "a"}]})");
+    CHECK(contains(m, "used twice"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "a", "expectations": [{"name": "e", "constraint": "x > 1", "on_violation": "explode"}]}]})");
+    CHECK(contains(m, "expected warn, drop, fail or quarantine"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "a", "score": {"model": "missing.iforest"}}]})");
+    CHECK(contains(m, "missing.iforest"));
+    m = error_for(R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in", "format": "xml"}},
+  "tables": [{"name": "t", "from": "a"}]})");
+    CHECK(contains(m, "expected \"json\" or \"csv\""));
+    m = error_for("{\"name\": \"x\",");
+    CHECK(contains(m, "p.json:1:"));
+}
+
+TEST_CASE("a triggered run: bronze keeps every row, silver drops invalid ones, gold scores", "[pipeline][run]") {
+    TempDir dir("pipeline_run");
+    write_model(dir.path() / "model.iforest");
+    for (int f = 0; f < 7; ++f) write_landing_file(dir.path() / "landing", f, f * 10, 10);
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    {
+        auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+        const auto summary = pipeline.run_once();
+        CHECK(summary.batches == 3);  // 7 files, at most 3 per trigger
+        CHECK(summary.input_rows == 70);
+        auto raw = ids_of(pipeline.store(), "raw");
+        auto clean = ids_of(pipeline.store(), "clean");
+        auto scored = ids_of(pipeline.store(), "scored");
+        std::sort(raw.begin(), raw.end());
+        REQUIRE(raw.size() == 70);
+        for (int i = 0; i < 70; ++i) CHECK(raw[static_cast<std::size_t>(i)] == i);
+        std::set<std::int64_t> expected_clean;
+        for (int i = 0; i < 70; ++i)
+            if (i % 7 != 3) expected_clean.insert(i);
+        CHECK(std::set<std::int64_t>(clean.begin(), clean.end()) == expected_clean);
+        CHECK(clean.size() == expected_clean.size());
+        CHECK(std::set<std::int64_t>(scored.begin(), scored.end()) == expected_clean);
+        const auto gold = pipeline.store().read_table("scored");
+        CHECK(gold.num_columns() == 5);
+        for (std::size_t r = 0; r < gold.num_rows(); ++r) {
+            const double s = gold.column("anomaly_score").double_values()[r];
+            CHECK(s > 0.0);
+            CHECK(s <= 1.0);
+            CHECK(gold.column("is_anomaly").bool_values()[r] == (s > 0.5));
+        }
+        const auto totals = pipeline.expectation_totals();
+        REQUIRE(totals.size() == 1);
+        CHECK(totals[0].dropped_records == 10);
+        CHECK(totals[0].expectations[0].failed_records == 10);
+        CHECK(totals[0].expectations[0].passed_records == 60);
+        // Nothing new: a second run does nothing.
+        CHECK(pipeline.run_once().batches == 0);
+    }
+    // A new process sees the same, and picks up only new files.
+    write_landing_file(dir.path() / "landing", 7, 70, 10);
+    auto again = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    CHECK(again.run_once().input_rows == 10);
+    CHECK(ids_of(again.store(), "raw").size() == 80);
+    // The event log has DLT's event types.
+    std::set<std::string> types;
+    for (const auto& e : again.store().events_after(0, 100000)) types.insert(e.event_type);
+    CHECK(types.count("create_update"));
+    CHECK(types.count("update_progress"));
+    CHECK(types.count("flow_progress"));
+    // Full refresh reprocesses everything once.
+    again.full_refresh();
+    CHECK(again.run_once().input_rows == 80);
+    CHECK(ids_of(again.store(), "raw").size() == 80);
+}
+
+TEST_CASE("a second process on the same storage is refused", "[pipeline][run]") {
+    TempDir dir("pipeline_lock");
+    write_model(dir.path() / "model.iforest");
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    auto first = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    const auto r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
+    CHECK(r.status == 1);
+    INFO(r.err);
+    CHECK(contains(r.err, "storage"));
+}
+
+TEST_CASE("expect_or_fail rolls the whole batch back and names the row", "[pipeline][expectations]") {
+    TempDir dir("pipeline_fail");
+    write_model(dir.path() / "model.iforest");
+    write_landing_file(dir.path() / "landing", 0, 0, 10);  // row 3 violates
+    std::ofstream(dir / "pipeline.json") << pipeline_json("", "fail");
+    const auto r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
+    CHECK(r.status == 1);
+    INFO(r.err);
+    CHECK(contains(r.err, "valid"));
+    CHECK(contains(r.err, "f100000.json"));
+    isoflow::SqliteStoreOptions options;
+    options.read_only = true;
+    isoflow::SqliteStore store(dir.path() / "storage", options);
+    for (const auto& t : store.row_counts()) CHECK(t.rows == 0);
+    CHECK(!store.last_committed_batch().has_value());
+    bool logged = false;
+    for (const auto& e : store.events_after(0, 100000))
+        logged = logged || (e.event_type == "error" && contains(e.message, "valid"));
+    CHECK(logged);
+}
+
+TEST_CASE("quarantine tables and unstored tables", "[pipeline][expectations]") {
+    TempDir dir("pipeline_quarantine");
+    write_model(dir.path() / "model.iforest");
+    write_landing_file(dir.path() / "landing", 0, 0, 14);
+    std::string text = pipeline_json("", "quarantine");
+    text.replace(text.find("\"quality\": \"bronze\"}"), 20, "\"quality\": \"bronze\", \"stored\": false}");
+    std::ofstream(dir / "pipeline.json") << text;
+    auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    pipeline.run_once();
+    CHECK(!pipeline.store().table_schema("raw").has_value());
+    CHECK(ids_of(pipeline.store(), "clean").size() == 12);
+    const auto q = pipeline.store().read_table("clean_quarantine");
+    REQUIRE(q.num_rows() == 2);
+    CHECK(contains(std::string(q.column("_failed_expectations").string_at(0)), "valid"));
+}
+
+TEST_CASE("exactly once: SIGKILL at random moments across restarts while files arrive", "[pipeline][crash]") {
+    TempDir dir("pipeline_kill");
+    write_model(dir.path() / "model.iforest");
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    std::mt19937 rng(2024);
+    int next_file = 0, next_id = 0;
+    constexpr int restarts = 24;
+    for (int round = 0; round < restarts; ++round) {
+        // Files arrive between and during runs.
+        for (int k = 0; k < 3; ++k) {
+            write_landing_file(dir.path() / "landing", next_file++, next_id, 25);
+            next_id += 25;
+        }
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            const std::string p = (dir.path() / "pipeline.json").string();
+            const int null = ::open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            dup2(null, 2);
+            execl(ISOFLOW_CLI, ISOFLOW_CLI, "run", p.c_str(), "--continuous", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        std::uniform_int_distribution<int> delay(1, 60);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+        write_landing_file(dir.path() / "landing", next_file++, next_id, 25);
+        next_id += 25;
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        CHECK(WIFSIGNALED(status));
+    }
+    // Finally a clean run to the end.
+    const auto r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    isoflow::SqliteStoreOptions options;
+    options.read_only = true;
+    isoflow::SqliteStore store(dir.path() / "storage", options);
+    for (const std::string table : {"raw", "clean", "scored"}) {
+        INFO("table " << table);
+        std::map<std::int64_t, int> seen;
+        for (auto id : ids_of(store, table)) ++seen[id];
+        int duplicates = 0, missing = 0;
+        for (int i = 0; i < next_id; ++i) {
+            const bool kept = table == "raw" || i % 7 != 3;
+            const int count = seen.count(i) ? seen[i] : 0;
+            duplicates += count > 1;
+            missing += kept && count == 0;
+            CHECK(count == (kept ? 1 : 0));
+        }
+        CHECK(duplicates == 0);
+        CHECK(missing == 0);
+    }
+}
+
+TEST_CASE("continuous mode picks up new files and SIGTERM exits 0 after the current batch", "[pipeline][run]") {
+    TempDir dir("pipeline_continuous");
+    write_model(dir.path() / "model.iforest");
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const std::string p = (dir.path() / "pipeline.json").string();
+        const int null = ::open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl(ISOFLOW_CLI, ISOFLOW_CLI, "run", p.c_str(), "--continuous", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    write_landing_file(dir.path() / "landing", 0, 0, 5);
+    // Wait (bounded) until the row is committed, reading through a read-only connection.
+    bool committed = false;
+    for (int i = 0; i < 200 && !committed; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        try {
+            isoflow::SqliteStoreOptions options;
+            options.read_only = true;
+            isoflow::SqliteStore store(dir.path() / "storage", options);
+            committed = store.table_schema("scored").has_value() && ids_of(store, "scored").size() == 4;
+        } catch (const isoflow::error&) {
+        }
+    }
+    CHECK(committed);
+    kill(child, SIGTERM);
+    int status = 0;
+    waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a corrupt database file is a clear error naming it", "[pipeline][storage]") {
+    TempDir dir("pipeline_corrupt");
+    write_model(dir.path() / "model.iforest");
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    fs::create_directories(dir.path() / "storage");
+    std::ofstream(dir.path() / "storage" / "pipeline.db") << std::string(8192, 'x');
+    const std::string m = message_of([&] { (void)isoflow::Pipeline::from_file(dir / "pipeline.json"); });
+    CHECK(contains(m, "pipeline.db"));
+}
+
+TEST_CASE("a missing feature column is an error at start that names it", "[pipeline][config]") {
+    TempDir dir("pipeline_feature");
+    write_model(dir.path() / "model.iforest");
+    fs::create_directories(dir.path() / "landing");
+    std::ofstream(dir.path() / "landing" / "a.json") << "{\"tx_id\": 1, \"V1\": 0.5, \"Amount\": 3, \"Time\": 1}\n";
+    std::string text = pipeline_json();
+    text.replace(text.find(" V2 DOUBLE,"), 11, "");  // V2 is neither in the data nor in the hints
+    std::ofstream(dir / "pipeline.json") << text;
+    auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    const std::string m = message_of([&] { pipeline.run_once(); });
+    CHECK(contains(m, "'V2'"));
+    CHECK(contains(m, "scored"));
+}
+
+TEST_CASE("a null feature value never crashes scoring; the row is counted", "[pipeline][run]") {
+    TempDir dir("pipeline_null_feature");
+    write_model(dir.path() / "model.iforest");
+    fs::create_directories(dir.path() / "landing");
+    std::ofstream(dir.path() / "landing" / "a.json")
+        << "{\"tx_id\": 1, \"V1\": 0.5, \"V2\": null, \"Amount\": 3, \"Time\": 1}\n"
+        << "{\"tx_id\": 2, \"V1\": 0.5, \"V2\": 0.1, \"Amount\": 3, \"Time\": 2}\n";
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    pipeline.run_once();
+    CHECK(ids_of(pipeline.store(), "scored").size() == 2);
+    const auto last = pipeline.store().last_batches(1);
+    REQUIRE(last.size() == 1);
+    CHECK(contains(last[0].metrics, "\"scored\":{\"num_input_rows\":2,\"num_output_rows\":2,\"rows_with_missing_features\":1"));
+}
