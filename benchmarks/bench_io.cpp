@@ -5,10 +5,20 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#define ISOFLOW_BENCH_POSIX 1
+#endif
 
 #include "isoflow/io.hpp"
 
@@ -166,6 +176,112 @@ void BM_one_row_files(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<std::int64_t>(files));
 }
 
+// --- 1-million-file listing -----------------------------------------------------------------
+// ISOFLOW_BENCH_LISTING_FILES empty files (default 1,000,000) in one directory, created once
+// and kept (a marker records that the set is complete). Measures a fresh FileSource's first
+// plan(): the full listing (stat of every file, ordering by (mtime, name)) and the choice of
+// the first max_files_per_trigger files; no file is read.
+std::size_t listing_files() {
+    if (const char* env = std::getenv("ISOFLOW_BENCH_LISTING_FILES")) return static_cast<std::size_t>(std::strtoull(env, nullptr, 10));
+    return 1'000'000;
+}
+
+const fs::path& listing_dir() {
+    static const fs::path p = [] {
+        const std::size_t n = listing_files();
+        const fs::path dir = data_dir() / ("listing_" + std::to_string(n));
+        const fs::path marker = data_dir() / ("listing_" + std::to_string(n) + ".complete");
+        if (!fs::exists(marker)) {
+            fs::remove_all(dir);
+            fs::create_directories(dir);
+            char name[32];
+            for (std::size_t i = 0; i < n; ++i) {
+                std::snprintf(name, sizeof name, "tx_%07zu.json", i);
+                if (std::FILE* f = std::fopen((dir / name).c_str(), "wb")) std::fclose(f);
+            }
+            std::ofstream(marker) << n << "\n";
+        }
+        return dir;
+    }();
+    return p;
+}
+
+void BM_listing(benchmark::State& state) {
+    const fs::path dir = listing_dir();
+    std::size_t listed = 0;
+    for (auto _ : state) {
+        isoflow::FileSourceOptions o;
+        o.path = dir.string();
+        o.settle_time = std::chrono::milliseconds(0);
+        o.schema = isoflow::Schema({isoflow::Field{"x", isoflow::DataType::string, true}});
+        isoflow::FileSource source(o);
+        const auto plan = source.plan();
+        benchmark::DoNotOptimize(plan);
+        listed += listing_files();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(listed));
+}
+
+#if defined(ISOFLOW_BENCH_POSIX)
+// --- peak memory against the batch limits -----------------------------------------------------
+// 40 JSON Lines files of 5,000 card rows (about 100 MB). A child process reads the whole
+// directory with FileSource, max_files_per_trigger = range(0), and the parent reports the
+// child's peak resident set (getrusage of the child), so earlier benchmarks do not count.
+const fs::path& landing_dir() {
+    static const fs::path p = [] {
+        const fs::path dir = data_dir() / "landing_40x5000";
+        const fs::path marker = data_dir() / "landing_40x5000.complete";
+        if (!fs::exists(marker)) {
+            fs::remove_all(dir);
+            fs::create_directories(dir);
+            std::ifstream in(jsonl_file(), std::ios::binary);
+            std::string line;
+            for (int f = 0; f < 40; ++f) {
+                char name[32];
+                std::snprintf(name, sizeof name, "part_%02d.json", f);
+                std::ofstream out(dir / name, std::ios::binary);
+                for (int r = 0; r < 5000 && std::getline(in, line); ++r) out << line << '\n';
+            }
+            std::ofstream(marker) << "40\n";
+        }
+        return dir;
+    }();
+    return p;
+}
+
+void BM_peak_memory(benchmark::State& state) {
+    const fs::path dir = landing_dir();
+    const auto per_trigger = static_cast<std::size_t>(state.range(0));
+    long peak_kb = 0;
+    std::size_t rows = 0;
+    for (auto _ : state) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            isoflow::FileSourceOptions o;
+            o.path = dir.string();
+            o.infer_column_types = true;
+            o.settle_time = std::chrono::milliseconds(0);
+            o.max_files_per_trigger = per_trigger;
+            isoflow::FileSource source(o);
+            std::size_t n = 0;
+            while (auto plan = source.plan()) {
+                n += source.read(*plan).data.num_rows();
+                source.commit(*plan);
+            }
+            ::_exit(n == 200'000 ? 0 : 1);
+        }
+        int status = 0;
+        rusage usage{};
+        ::wait4(child, &status, 0, &usage);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) state.SkipWithError("child failed");
+        peak_kb = std::max(peak_kb, static_cast<long>(usage.ru_maxrss));
+        rows += 200'000;
+    }
+    state.counters["peak_rss_MB"] = static_cast<double>(peak_kb) / 1024.0;
+    state.SetItemsProcessed(static_cast<std::int64_t>(rows));
+}
+#endif
+
 }  // namespace
 
 BENCHMARK(BM_json_lines_typed)->Unit(benchmark::kMillisecond);
@@ -173,4 +289,9 @@ BENCHMARK(BM_json_lines_strings)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_csv_typed)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_csv_strings)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_one_row_files)->Unit(benchmark::kMillisecond);
+// Minutes to create the first time: run it by name (--benchmark_filter=BM_listing).
+BENCHMARK(BM_listing)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+#if defined(ISOFLOW_BENCH_POSIX)
+BENCHMARK(BM_peak_memory)->Arg(1)->Arg(10)->Arg(40)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+#endif
 BENCHMARK_MAIN();

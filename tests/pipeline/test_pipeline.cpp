@@ -368,3 +368,77 @@ TEST_CASE("a null feature value never crashes scoring; the row is counted", "[pi
     REQUIRE(last.size() == 1);
     CHECK(contains(last[0].metrics, "\"scored\":{\"num_input_rows\":2,\"num_output_rows\":2,\"rows_with_missing_features\":1"));
 }
+
+TEST_CASE("generate --landing in every format feeds the pipeline; status and events print", "[pipeline][cli]") {
+    TempDir dir("pipeline_formats");
+    write_model(dir.path() / "model.iforest");
+    for (const std::string format : {"json", "jsonl", "pydict", "csv"}) {
+        INFO("format " << format);
+        const fs::path work = dir.path() / format;
+        fs::create_directories(work);
+        fs::copy_file(dir.path() / "model.iforest", work / "model.iforest");
+        auto r = run_command(cli() + " generate --landing " + quote((work / "landing").string()) +
+                                 " --rows 40 --rows-per-file 15 --seed 3 --null-rate 0.2 --format " + format,
+                             dir);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        std::size_t files = 0;
+        for (const auto& entry : fs::directory_iterator(work / "landing")) {
+            CHECK(entry.path().filename().string()[0] != '.');  // no temporary file left behind
+            ++files;
+        }
+        CHECK(files == (format == "json" || format == "pydict" ? 40u : 3u));
+        CHECK(fs::exists(work / "landing_labels.csv"));
+        std::string text = pipeline_json();
+        if (format == "csv") text.replace(text.find("\"format\": \"json\""), 16, "\"format\": \"csv\"");
+        std::ofstream(work / "pipeline.json") << text;
+        r = run_command(cli() + " run " + quote((work / "pipeline.json").string()) + " --once", dir);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        isoflow::SqliteStoreOptions options;
+        options.read_only = true;
+        isoflow::SqliteStore store(work / "storage", options);
+        auto raw = ids_of(store, "raw");
+        std::sort(raw.begin(), raw.end());
+        REQUIRE(raw.size() == 40);
+        for (int i = 0; i < 40; ++i) CHECK(raw[static_cast<std::size_t>(i)] == i);
+        const auto bronze = store.read_table("raw");
+        CHECK(bronze.find_column("timestamp").has_value());
+        CHECK(!bronze.find_column("label").has_value());
+        r = run_command(cli() + " status " + quote((work / "pipeline.json").string()), dir);
+        CHECK(r.status == 0);
+        CHECK(contains(r.out, "raw"));
+        CHECK(contains(r.out, "40 rows"));
+        r = run_command(cli() + " events " + quote((work / "pipeline.json").string()), dir);
+        CHECK(r.status == 0);
+        CHECK(contains(r.out, "create_update"));
+        CHECK(contains(r.out, "flow_progress"));
+        CHECK(contains(r.out, "COMPLETED"));
+    }
+}
+
+TEST_CASE("schema evolution adds columns to the tables and logs a schema_change event", "[pipeline][schema]") {
+    TempDir dir("pipeline_evolution");
+    write_model(dir.path() / "model.iforest");
+    write_landing_file(dir.path() / "landing", 0, 0, 5);
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    {
+        auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+        pipeline.run_once();
+    }
+    std::ofstream(dir.path() / "landing" / "late.json")
+        << "{\"tx_id\": 100, \"V1\": 0.1, \"V2\": 0.2, \"Amount\": 5, \"Time\": 9, \"merchant\": \"shop\"}\n";
+    auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+    pipeline.run_once();
+    const auto raw = pipeline.store().read_table("raw");
+    REQUIRE(raw.find_column("merchant").has_value());
+    const auto& merchant = raw.column("merchant");
+    std::size_t shops = 0;
+    for (std::size_t r = 0; r < raw.num_rows(); ++r) shops += merchant.is_valid(r) && merchant.string_at(r) == "shop";
+    CHECK(shops == 1);
+    CHECK(raw.num_rows() == 6);
+    bool logged = false;
+    for (const auto& e : pipeline.store().events_after(0, 100000))
+        logged = logged || (e.event_type == "schema_change" && contains(e.details, "merchant"));
+    CHECK(logged);
+}

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <simdjson.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "isoflow/io/detail/platform.hpp"
 #include "isoflow/core/batch.hpp"
 #include "isoflow/core/error.hpp"
 #include "isoflow/io/detail/builder.hpp"
@@ -205,10 +205,10 @@ private:
     // and not yet queued.
     void consider(const std::filesystem::path& path, bool known_closed, std::int64_t now) {
         if (!eligible_name(path)) return;
-        struct stat st {};
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-        const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-        const auto size = static_cast<std::uint64_t>(st.st_size);
+        const auto st = detail::stat_regular_file(path);
+        if (!st) return;
+        const std::int64_t mtime = st->mtime_ns;
+        const std::uint64_t size = st->size;
         const std::string key = path.string();
         if (queued_.count(key)) return;
         if (in_flight_) {

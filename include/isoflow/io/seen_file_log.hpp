@@ -4,9 +4,7 @@
 // files, each written to a temporary name, flushed, then renamed into place.
 #pragma once
 
-#include <fcntl.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -21,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "isoflow/io/detail/platform.hpp"
 #include "isoflow/core/batch.hpp"
 #include "isoflow/core/error.hpp"
 #include "isoflow/io/detail/text.hpp"
@@ -91,33 +90,6 @@ protected:
 };
 
 namespace detail {
-
-// Writes `text` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
-inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
-    const std::filesystem::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) detail::throw_error<io_error>("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            detail::throw_error<io_error>("cannot write '" + tmp.string() + "': " + std::strerror(e));
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
-        detail::throw_error<io_error>("cannot flush '" + tmp.string() + "': " + std::strerror(errno));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        detail::throw_error<io_error>("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + std::strerror(errno));
-    const int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)::fsync(dfd);
-        ::close(dfd);
-    }
-}
 
 [[nodiscard]] inline std::string plan_to_json(const BatchPlan& plan) {
     std::string out = "{\"batch_id\": " + std::to_string(plan.batch_id) + ", \"files\": [";

@@ -42,16 +42,25 @@ struct ValueRef {
         case ValueKind::null: return std::nullopt;
         case ValueKind::boolean: return DataType::boolean;
         case ValueKind::number: {
+            if (looks_like_int64(v.text)) return DataType::int64;
             std::int64_t i = 0;
-            return parse_int64(v.text, i) ? DataType::int64 : DataType::float64;
+            return is_signed_digits(v.text) && parse_int64(v.text, i) ? DataType::int64 : DataType::float64;
         }
         case ValueKind::string:
             return parse_timestamp(v.text, true) ? DataType::timestamp : DataType::string;
         case ValueKind::nested: return DataType::string;
         case ValueKind::text: {
             if (v.text.empty()) return std::nullopt;
-            std::int64_t i = 0;
+            if (looks_like_int64(v.text)) return DataType::int64;
             double d = 0;
+            const char* end = v.text.data() + v.text.size();
+            if (parse_double_prefix(v.text.data(), end, d) == end) {
+                // parse_double_prefix accepts a subset of what parse_double does; an integer
+                // it accepts may still be an int64 (looks_like_int64 only takes 18 digits).
+                std::int64_t i = 0;
+                return is_signed_digits(v.text) && parse_int64(v.text, i) ? DataType::int64 : DataType::float64;
+            }
+            std::int64_t i = 0;
             if (parse_int64(v.text, i)) return DataType::int64;
             if (parse_double(v.text, d)) return DataType::float64;
             if (iequals(v.text, "true") || iequals(v.text, "false")) return DataType::boolean;
@@ -68,9 +77,16 @@ public:
     // Names that differ only by case are one field, spelled as first seen (the reader then
     // rescues the other spellings).
     void observe(std::string_view name, const ValueRef& v) {
+        // Records usually list their fields in the same order: the field after the last one
+        // observed is tried first, which spares the lower-casing and the hash lookup.
+        std::size_t i = last_ + 1 < fields_.size() ? last_ + 1 : 0;
+        if (i < fields_.size() && fields_[i].name == name) {
+            last_ = i;
+            if (auto t = type_of_value(v)) fields_[i].seen |= 1u << static_cast<unsigned>(*t);
+            return;
+        }
         std::string key = to_lower(name);
         auto it = index_.find(key);
-        std::size_t i = 0;
         if (it == index_.end()) {
             i = fields_.size();
             fields_.push_back(State{std::string(name), 0});
@@ -78,6 +94,7 @@ public:
         } else {
             i = it->second;
         }
+        last_ = i;
         if (auto t = type_of_value(v)) fields_[i].seen |= 1u << static_cast<unsigned>(*t);
     }
     void observe_name(std::string_view name) { observe(name, ValueRef{}); }
@@ -110,6 +127,7 @@ private:
     }
     std::vector<State> fields_;
     std::unordered_map<std::string, std::size_t> index_;
+    std::size_t last_ = static_cast<std::size_t>(-1);
 };
 
 // Overrides or adds the hinted columns.
@@ -143,6 +161,9 @@ public:
     [[nodiscard]] ReadStats& stats() noexcept { return stats_; }
     [[nodiscard]] const ReadOptions& options() const noexcept { return *options_; }
     [[nodiscard]] const std::string& file() const noexcept { return file_; }
+    // Changes whenever a column is added or removed, so that a cursor's cached column indices
+    // can tell they are stale.
+    [[nodiscard]] std::uint64_t layout_version() const noexcept { return layout_version_; }
 
     // The file whose records follow; `file_types` are the types its sample suggests, used for
     // columns it adds.
@@ -167,7 +188,7 @@ public:
         const std::size_t pos = position_++;
         if (pos < order_.size()) {
             const int guess = order_[pos];
-            if (guess >= 0 && names_[static_cast<std::size_t>(guess)] == key) return guess;
+            if (guess >= 0 && same_text(name_views_[static_cast<std::size_t>(guess)], key)) return guess;
         }
         const auto it = index_.find(key);
         const int col = it == index_.end() ? unknown : it->second;
@@ -344,9 +365,11 @@ public:
     }
     // Drops every row (and every column) added since `m`.
     void rollback(const Mark& m) {
+        if (columns_.size() > m.columns) ++layout_version_;
         while (columns_.size() > m.columns) {
             index_.erase(std::string_view(names_.back()));
             names_.pop_back();
+            name_views_.pop_back();
             fields_.pop_back();
             columns_.pop_back();
             stamps_.pop_back();
@@ -370,9 +393,13 @@ public:
     // _source_line columns as configured). The builder starts again with the same schema.
     [[nodiscard]] Batch finish() {
         Batch out;
+        // The next batch is likely as long as this one: reserving that much spares the
+        // vectors' doubling (copies and page faults) without over-reserving for small files.
+        const std::size_t expect = rows_;
         for (std::size_t c = 0; c < columns_.size(); ++c) {
             out.add_column(fields_[c], std::move(columns_[c]));
             columns_[c] = Column(fields_[c].type);
+            if (fields_[c].type != DataType::string) columns_[c].reserve(expect);
         }
         if (!options_->rescued_data_column.empty())
             out.add_column(Field{options_->rescued_data_column, DataType::string, true}, std::move(rescued_col_));
@@ -387,9 +414,11 @@ public:
 
 private:
     int add_column(const Field& f) {
+        ++layout_version_;
         const int col = static_cast<int>(columns_.size());
         fields_.push_back(f);
         names_.push_back(f.name);
+        name_views_.push_back(names_.back());
         index_.emplace(std::string_view(names_.back()), col);
         Column c(f.type);
         for (std::size_t r = 0; r < rows_; ++r) c.append_null();
@@ -427,6 +456,7 @@ private:
     std::vector<Field> hints_;
     std::vector<Field> fields_;
     std::deque<std::string> names_;  // a deque keeps the strings (and index_'s views) in place
+    std::vector<std::string_view> name_views_;  // names_, for the per-field guess in find()
     std::unordered_map<std::string_view, int> index_;
     std::vector<Column> columns_;
     std::vector<std::uint64_t> stamps_;
@@ -440,6 +470,7 @@ private:
     std::string rescue_;
     std::vector<std::string> new_fields_;
     std::uint64_t stamp_ = 1;
+    std::uint64_t layout_version_ = 1;
     std::uint64_t line_ = 0;
     std::size_t position_ = 0;
     std::size_t rows_ = 0;

@@ -18,6 +18,7 @@
 
 #include "isoflow/io/detail/builder.hpp"
 #include "isoflow/io/detail/cursor.hpp"
+#include "isoflow/io/detail/flat_json.hpp"
 #include "isoflow/io/detail/input.hpp"
 #include "isoflow/io/detail/lenient_json.hpp"
 #include "isoflow/io/detail/text.hpp"
@@ -153,6 +154,13 @@ public:
         // the sample is bounded.
         std::vector<LenientMember> members;
         auto observe = [&](std::string_view record) {
+            if (scan_flat_object(record, flat_)) {
+                // Numbers as written: the same text the lenient parser would give.
+                for (const auto& m : flat_)
+                    inference.observe(m.key, m.kind == FlatKind::number ? ValueRef{ValueKind::number, m.text, false}
+                                                                        : flat_value(m));
+                return;
+            }
             LenientJson lenient(record);
             if (!lenient.parse_object_record(members)) return;
             for (const auto& m : members) inference.observe(m.key, ValueRef{m.kind, m.text, m.boolean});
@@ -373,6 +381,23 @@ private:
     bool process(BatchBuilder& builder, std::string_view record, std::uint64_t line, std::string_view raw_line,
                  std::size_t lead) {
         builder.begin_record(line);
+        if (!template_.empty() && template_layout_ == builder.layout_version()) {
+            if (parse_templated(builder, record)) {
+                template_misses_ = 0;
+                builder.end_record();
+                return true;
+            }
+            ++template_misses_;
+            builder.abort_record();
+            builder.begin_record(line);
+        }
+        if (scan_flat_object(record, flat_)) {
+            put_flat(builder);
+            // Records that keep missing the template (varying keys) stop paying for it.
+            if (template_misses_ < 16) learn_template(builder);
+            builder.end_record();
+            return true;
+        }
         if (parse_fast(builder, record)) {
             builder.end_record();
             return true;
@@ -403,6 +428,139 @@ private:
         if (col == BatchBuilder::ignore) return;
         if (col == BatchBuilder::rescue || !builder.claim(col)) return builder.rescue_value(key, v);
         builder.put(col, v);
+    }
+
+    // A member of a flat record as the value simdjson's DOM would give: integers keep their
+    // text (which, being JSON, is canonical), other numbers are written back as to_value does.
+    [[nodiscard]] ValueRef flat_value(const FlatMember& m) {
+        switch (m.kind) {
+            case FlatKind::null: return ValueRef{};
+            case FlatKind::boolean: return ValueRef{ValueKind::boolean, {}, m.boolean};
+            case FlatKind::string: return ValueRef{ValueKind::string, m.text, false};
+            case FlatKind::number: break;
+        }
+        if (m.integer) return ValueRef{ValueKind::number, m.text, false};
+        return ValueRef{ValueKind::number, python_repr(m.d, number_buf_, sizeof number_buf_), false};
+    }
+
+    // The members of a record scan_flat_object accepted, with the same builder calls, in the
+    // same order, as parse_fast makes for that record.
+    void put_flat(BatchBuilder& builder) {
+        for (const FlatMember& m : flat_) {
+            int col = builder.find(m.key);
+            if (col >= 0 && builder.claim(col)) {
+                if (m.kind == FlatKind::number) {
+                    const DataType t = builder.type(col);
+                    if (t == DataType::float64) {
+                        builder.column(col).append_double(m.d);
+                        continue;
+                    }
+                    if (t == DataType::int64 && m.integer) {
+                        builder.column(col).append_int64(m.i);
+                        continue;
+                    }
+                }
+                builder.put(col, flat_value(m));
+                continue;
+            }
+            const ValueRef v = flat_value(m);
+            if (col == BatchBuilder::unknown) {
+                col = builder.resolve_unknown(m.key, v);
+                put(builder, col, m.key, v);
+            } else if (col >= 0) {
+                builder.rescue_value(m.key, v);  // duplicate key
+            }
+        }
+    }
+
+    // The quickest path, for a record with the same keys in the same order as the last flat
+    // record: each key is compared with the expected one and each value appended straight
+    // to its column, without the member list. It only appends (what abort_record undoes) and
+    // gives up on anything needing more (a value that must be converted or rescued, a
+    // different key); the caller then takes the general path.
+    struct Slot {
+        std::string key;
+        int col;
+        DataType type;
+    };
+
+    void learn_template(BatchBuilder& builder) {
+        template_.clear();
+        taken_.assign(builder.fields().size(), 0);
+        for (const FlatMember& m : flat_) {
+            const int col = builder.find(m.key);
+            if (col < 0 || taken_[static_cast<std::size_t>(col)]) {
+                template_.clear();
+                return;
+            }
+            taken_[static_cast<std::size_t>(col)] = 1;
+            template_.push_back(Slot{std::string(m.key), col, builder.type(col)});
+        }
+        template_layout_ = builder.layout_version();
+    }
+
+    bool parse_templated(BatchBuilder& builder, std::string_view record) {
+        const char* p = record.data();
+        const char* const end = p + record.size();
+        p = flat::skip_ws(p, end);
+        if (p == end || *p != '{') return false;
+        p = flat::skip_ws(p + 1, end);
+        for (std::size_t k = 0; k < template_.size(); ++k) {
+            const Slot& slot = template_[k];
+            if (k > 0) {
+                if (p == end || *p != ',') return false;
+                p = flat::skip_ws(p + 1, end);
+            }
+            if (p == end || *p != '"') return false;
+            const char* key_end = flat::scan_plain_string(p + 1, end);
+            if (!key_end || !same_text(slot.key, std::string_view(p + 1, static_cast<std::size_t>(key_end - p - 1))))
+                return false;
+            p = flat::skip_ws(key_end + 1, end);
+            if (p == end || *p != ':') return false;
+            p = flat::skip_ws(p + 1, end);
+            if (p == end || !builder.claim(slot.col)) return false;
+            Column& column = builder.column(slot.col);
+            const char c = *p;
+            if (c == '-' || is_digit(c)) {
+                bool integer = false;
+                std::int64_t i = 0;
+                double d = 0;
+                const char* q = scan_json_number(p, end, integer, i, d);
+                if (!q) return false;
+                if (slot.type == DataType::float64) {
+                    column.append_double(d);
+                } else if (slot.type == DataType::int64 && integer) {
+                    column.append_int64(i);
+                } else if (slot.type == DataType::string) {
+                    // As put_flat writes it: integers as written, others as Python's repr.
+                    column.append_string(integer ? std::string_view(p, static_cast<std::size_t>(q - p))
+                                                 : python_repr(d, number_buf_, sizeof number_buf_));
+                } else {
+                    return false;
+                }
+                p = q;
+            } else if (c == '"') {
+                const char* close = flat::scan_plain_string(p + 1, end);
+                if (!close || slot.type != DataType::string) return false;
+                column.append_string(std::string_view(p + 1, static_cast<std::size_t>(close - p - 1)));
+                p = close + 1;
+            } else if (flat::literal(p, end, "null")) {
+                column.append_null();
+            } else if (flat::literal(p, end, "true")) {
+                if (slot.type == DataType::boolean) column.append_bool(true);
+                else if (slot.type == DataType::string) column.append_string("true");
+                else return false;
+            } else if (flat::literal(p, end, "false")) {
+                if (slot.type == DataType::boolean) column.append_bool(false);
+                else if (slot.type == DataType::string) column.append_string("false");
+                else return false;
+            } else {
+                return false;
+            }
+            p = flat::skip_ws(p, end);
+        }
+        if (p == end || *p != '}') return false;
+        return flat::skip_ws(p + 1, end) == end;
     }
 
     // simdjson path (DOM: its kernels are picked at run time, so a consumer compiling with
@@ -505,6 +663,11 @@ private:
     bool skip_ = false;
     std::string skip_reason_;
     std::vector<LenientMember> members_;
+    std::vector<FlatMember> flat_;
+    std::vector<Slot> template_;
+    std::uint64_t template_layout_ = 0;  // the builder's column layout the template refers to
+    std::size_t template_misses_ = 0;
+    std::vector<std::uint8_t> taken_;
     char number_buf_[40] = {};
     std::string nested_;
 };

@@ -1,6 +1,7 @@
 // A small, slow, forgiving JSON parser used only when simdjson rejects a record. It accepts
 // what Spark's JSON reader accepts by default beyond the standard: single-quoted strings and
-// the numbers NaN, Infinity and -Infinity. It also finds where a value ends (for top-level
+// the numbers NaN, Infinity and -Infinity, and Python's None, True and False (records written
+// with str(dict)). It also finds where a value ends (for top-level
 // arrays and multi-line records), and when the text is not JSON it says where and what was
 // expected.
 #pragma once
@@ -107,11 +108,11 @@ private:
         const std::size_t start = pos_;
         if (!parse_value(nullptr, 0)) return false;
         const std::string_view token = s_.substr(start, pos_ - start);
-        if (token == "null") {
+        if (token == "null" || token == "None") {
             m.kind = ValueKind::null;
-        } else if (token == "true" || token == "false") {
+        } else if (token == "true" || token == "false" || token == "True" || token == "False") {
             m.kind = ValueKind::boolean;
-            m.boolean = token == "true";
+            m.boolean = token == "true" || token == "True";
         } else {
             m.kind = ValueKind::number;
         }
@@ -174,6 +175,17 @@ private:
             if (s_.substr(pos_, lit.size()) == lit) {
                 pos_ += lit.size();
                 if (out) *out += lit;
+                return check_token_end();
+            }
+        }
+        // Python's literals, as str(dict) writes them (the seed's generator wrote records so);
+        // nested text gets their JSON spelling.
+        static constexpr std::pair<std::string_view, std::string_view> python[] = {
+            {"None", "null"}, {"True", "true"}, {"False", "false"}};
+        for (const auto& [lit, json] : python) {
+            if (s_.substr(pos_, lit.size()) == lit) {
+                pos_ += lit.size();
+                if (out) *out += json;
                 return check_token_end();
             }
         }
