@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <isoflow/core/detail/text.hpp>
 #include <isoflow/forest/detail/random.hpp>
 
 namespace isoflow_cli {
@@ -201,25 +202,9 @@ inline void append_record(std::string& out, const Transaction& t, std::int64_t t
     if (null_amount) out += py ? "None" : "null"; else number(t.amount, "%.2f");
     out += ", ";
     key("timestamp");
-    // ISO 8601 UTC, from microseconds since the epoch.
-    const std::int64_t secs = timestamp_us / 1'000'000;
-    std::int64_t days = secs / 86400;
-    const std::int64_t rem = secs % 86400;
-    days += 719468;
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(days - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
-    std::snprintf(buffer, sizeof buffer, "%c%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ%c", q,
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
-                  static_cast<long long>(timestamp_us % 1'000'000), q);
-    out += buffer;
+    out += q;
+    out += isoflow::detail::format_timestamp(timestamp_us);
+    out += q;
     out += "}";
     out += format == LandingFormat::json ? "" : "\n";
 }
