@@ -7,15 +7,17 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "isoflow/core/error.hpp"
+#include "isoflow/forest/compiled.hpp"
+#include "isoflow/forest/detail/gather.hpp"
 #include "isoflow/forest/detail/model_file.hpp"
 #include "isoflow/forest/detail/parallel.hpp"
 #include "isoflow/forest/detail/random.hpp"
@@ -84,10 +86,84 @@ public:
     }
 
     // scikit-learn's score_samples: minus the anomaly score 2^(-E[h(x)] / c(psi)); lower is more
-    // abnormal. Values are compared as T; path lengths are summed in double.
+    // abnormal. Values are compared as T; path lengths are summed in double. Runs the compiled
+    // scorer (bit-identical to score_samples_reference) on X in place, whether row-major or
+    // column-major, a Matrix, a Map or a block; double input to a float forest is converted
+    // on the fly. Large batches are split across n_jobs threads. Thread-safe on a const forest.
     template <class Derived>
     [[nodiscard]] Eigen::VectorXd score_samples(const Eigen::DenseBase<Derived>& X) const {
-        return score_samples_reference(X);
+        return score_samples(X, ScorerKernel::automatic);
+    }
+
+    // The same with a chosen kernel (tests and benchmarks force each one); throws config_error
+    // when the kernel is not available on this CPU.
+    template <class Derived>
+    [[nodiscard]] Eigen::VectorXd score_samples(const Eigen::DenseBase<Derived>& X,
+                                                ScorerKernel kernel) const {
+        using Scalar = typename Derived::Scalar;
+        constexpr bool floating = std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>;
+        check_input(X.rows(), X.cols());
+        if (!compiled_) return score_samples_reference(X);
+        if constexpr (has_direct_access<Derived> && floating) {
+            const Derived& m = X.derived();
+            return scores_from(StridedRows<Scalar>{m.data(), static_cast<std::size_t>(m.rows()),
+                                                   static_cast<std::size_t>(m.cols()),
+                                                   static_cast<std::size_t>(m.rowStride()),
+                                                   static_cast<std::size_t>(m.colStride())},
+                               static_cast<std::size_t>(m.rows()), kernel);
+        } else if constexpr (floating) {
+            const RowMatrix<Scalar> evaluated = X.derived();
+            return score_samples(evaluated, kernel);
+        } else {
+            const RowMatrix<T> converted = X.derived().eval().template cast<T>();
+            return score_samples(converted, kernel);
+        }
+    }
+
+    // Scores rows held as one contiguous array per feature (a columnar batch): columns[j][r] is
+    // row r's value of feature j, for r in [0, n_rows). U is float or double.
+    template <class U>
+    [[nodiscard]] Eigen::VectorXd score_columns(std::span<const U* const> columns, std::size_t n_rows,
+                                                ScorerKernel kernel = ScorerKernel::automatic) const {
+        static_assert(std::is_same_v<U, float> || std::is_same_v<U, double>);
+        check_input(static_cast<Eigen::Index>(n_rows), static_cast<Eigen::Index>(columns.size()));
+        for (std::size_t j = 0; j < columns.size(); ++j)
+            if (columns[j] == nullptr && n_rows > 0)
+                detail::throw_error<model_error>("score_columns: column " + std::to_string(j) +
+                                                 " is a null pointer");
+        if (!compiled_) {
+            Eigen::VectorXd scores(static_cast<Eigen::Index>(n_rows));
+            for (std::size_t r = 0; r < n_rows; ++r) {
+                auto row = [&](std::size_t j) { return static_cast<T>(columns[j][r]); };
+                double total = 0.0;
+                for (const Tree& tree : trees_) total += tree.template path_length<T>(row);
+                scores(static_cast<Eigen::Index>(r)) = score_from_total(total);
+            }
+            return scores;
+        }
+        return scores_from(ColumnRows<U>{columns, n_rows}, n_rows, kernel);
+    }
+
+    // Scores one row (event-at-a-time use) without allocating. U is float or double.
+    template <class U>
+    [[nodiscard]] double score_one(std::span<const U> row) const {
+        static_assert(std::is_same_v<U, float> || std::is_same_v<U, double>);
+        check_input(1, static_cast<Eigen::Index>(row.size()));
+        if (compiled_) return score_from_total(compiled_->total_one(row.data()));
+        auto value = [&](std::size_t j) { return static_cast<T>(row[j]); };
+        double total = 0.0;
+        for (const Tree& tree : trees_) total += tree.template path_length<T>(value);
+        return score_from_total(total);
+    }
+    template <class U>
+    [[nodiscard]] double score_one(std::span<U> row) const {
+        return score_one(std::span<const U>(row));
+    }
+
+    // The compiled form of the trees, or null when the forest is not fitted or its trees are
+    // deeper than CompiledForest<T>::max_compiled_depth (the reference scorer then serves).
+    [[nodiscard]] const CompiledForest<T>* compiled() const noexcept {
+        return compiled_ ? &*compiled_ : nullptr;
     }
 
     // The reference scorer: walks the training trees node by node. The compiled scorer must
@@ -187,6 +263,7 @@ public:
         forest.feature_names_ = std::move(feature_names);
         forest.seed_ = seed;
         forest.update_normaliser();
+        forest.compiled_ = CompiledForest<T>::compile(forest.trees_, n_features);
         return forest;
     }
 
@@ -249,6 +326,16 @@ private:
                           std::move(m.feature_names), m.seed, source);
     }
 
+    template <class Source>
+    [[nodiscard]] Eigen::VectorXd scores_from(const Source& source, std::size_t n,
+                                              ScorerKernel kernel) const {
+        Eigen::VectorXd scores(static_cast<Eigen::Index>(n));
+        compiled_->totals(source, std::span<double>(scores.data(), n),
+                          detail::resolve_threads(params_.n_jobs), kernel);
+        for (Eigen::Index i = 0; i < scores.size(); ++i) scores(i) = score_from_total(scores(i));
+        return scores;
+    }
+
     template <class Derived>
     static constexpr bool has_direct_access =
         (Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit) != 0;
@@ -289,11 +376,10 @@ private:
                 std::swap(all[i], all[i + static_cast<std::size_t>(rng.below(n - i))]);
             rows.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(psi));
         } else {  // a small share: Floyd's algorithm
-            std::unordered_set<std::uint32_t> chosen;
-            chosen.reserve(psi * 2);
+            detail::IndexSet chosen(psi);
             for (std::size_t j = n - psi; j < n; ++j) {
                 auto candidate = static_cast<std::uint32_t>(rng.below(j + 1));
-                if (!chosen.insert(candidate).second) candidate = static_cast<std::uint32_t>(j);
+                if (!chosen.insert(candidate)) candidate = static_cast<std::uint32_t>(j);
                 chosen.insert(candidate);
                 rows.push_back(candidate);
             }
@@ -356,20 +442,15 @@ private:
                 const auto rows = draw_rows(static_cast<std::size_t>(n), static_cast<std::size_t>(psi), rng);
                 const std::size_t count = rows.size();
                 std::vector<T> sample(count * features.size());
-                for (std::size_t i = 0; i < count; ++i) {
-                    for (std::size_t c = 0; c < features.size(); ++c) {
-                        const T value = static_cast<T>(X.coeff(static_cast<Eigen::Index>(rows[i]),
-                                                               static_cast<Eigen::Index>(features[c])));
-                        if (!std::isfinite(value))
-                            detail::throw_error<model_error>(
-                                "fit: X contains " +
-                                std::string(std::isnan(value) ? "NaN" : "infinity") + " at row " +
-                                std::to_string(rows[i]) + ", column " + std::to_string(features[c]) +
-                                (feature_names.empty() ? std::string()
-                                                       : " ('" + feature_names[static_cast<std::size_t>(features[c])] + "')") +
-                                "; fit needs finite values");
-                        sample[c * count + i] = value;
-                    }
+                if (const auto bad = detail::gather_sample(X, rows, features, sample.data())) {
+                    const T value = sample[bad->second * count + bad->first];
+                    const auto column = static_cast<std::size_t>(features[bad->second]);
+                    detail::throw_error<model_error>(
+                        "fit: X contains " + std::string(std::isnan(value) ? "NaN" : "infinity") +
+                        " at row " + std::to_string(rows[bad->first]) + ", column " +
+                        std::to_string(column) +
+                        (feature_names.empty() ? std::string() : " ('" + feature_names[column] + "')") +
+                        "; fit needs finite values");
                 }
                 grown[k] = detail::build_tree(sample, count, features, max_depth, rng);
             });
@@ -381,6 +462,7 @@ private:
         max_depth_ = max_depth;
         feature_names_ = std::move(feature_names);
         update_normaliser();
+        compiled_ = CompiledForest<T>::compile(trees_, n_features_);
         if (params_.contamination.is_auto()) {
             offset_ = -0.5;
         } else {
@@ -400,6 +482,7 @@ private:
     double offset_ = -0.5;
     double normaliser_ = 1.0;
     std::uint64_t seed_ = 0;
+    std::optional<CompiledForest<T>> compiled_;
 };
 
 }  // namespace isoflow
