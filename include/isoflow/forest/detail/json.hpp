@@ -21,21 +21,30 @@
 
 namespace isoflow::detail::json {
 
+struct Member;
+
 struct Value {
     enum class Kind : std::uint8_t { null, boolean, number, string, array, object };
     Kind kind = Kind::null;
     bool boolean = false;
     std::string text;  // a number's text, or a string's (unescaped) value
     std::vector<Value> array;
-    std::vector<std::pair<std::string, Value>> object;
+    std::vector<Member> object;  // in document order (std::vector allows the incomplete type)
     std::size_t line = 1, column = 1;  // where the value starts, for messages
 
-    [[nodiscard]] const Value* find(std::string_view key) const {
-        for (const auto& [k, v] : object)
-            if (k == key) return &v;
-        return nullptr;
-    }
+    [[nodiscard]] const Value* find(std::string_view key) const;
 };
+
+struct Member {
+    std::string key;
+    Value value;
+};
+
+inline const Value* Value::find(std::string_view key) const {
+    for (const auto& member : object)
+        if (member.key == key) return &member.value;
+    return nullptr;
+}
 
 class Parser {
 public:
@@ -103,7 +112,7 @@ private:
                 skip_space();
                 expect(':');
                 skip_space();
-                v.object.emplace_back(std::move(key), parse_value(depth + 1));
+                v.object.push_back(Member{std::move(key), parse_value(depth + 1)});
                 skip_space();
                 if (peek(',')) {
                     ++pos_;
