@@ -1,6 +1,6 @@
 // Isolation forest speed: scoring (every kernel, layouts, threads, single rows) and fit, with the
 // reference scorer as the baseline measured in the same run. Figures and commands are in
-// docs/performance-forest.md; tools/bench_sklearn.py runs scikit-learn on the same data.
+// docs/performance.md; tools/bench_sklearn.py runs scikit-learn on the same data.
 //
 // The data are deterministic (bench_value below; tools/bench_sklearn.py computes the same
 // values with numpy), so every run and scikit-learn see the same rows.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs scikit-learn's IsolationForest and isoflow's benchmark on the same data, in the same run,
-and prints both figures and their ratios (docs/performance-forest.md).
+and prints both figures and their ratios (docs/performance.md).
 
 The data are the benchmark's (benchmarks/bench_forest.cpp, bench_value): every value is computed
 here with numpy the same way, and checked against rows the benchmark prints before timing.

@@ -60,7 +60,7 @@ enum class ScorerKernel : std::uint8_t { automatic, scalar, avx2, avx512, neon }
 
 // The kernel `automatic` resolves to: AVX-512 where present, else AVX2 unless the CPU's
 // gathers are slow (AMD Zen 1 and 2), else NEON, else scalar. On the Intel machine of
-// docs/performance-forest.md AVX-512 beats AVX2 by about 15%, and AVX2 the scalar kernel by 85%.
+// docs/performance.md AVX-512 beats AVX2 by about 15%, and AVX2 the scalar kernel by 85%.
 [[nodiscard]] inline ScorerKernel best_kernel() noexcept {
     if (kernel_available(ScorerKernel::avx512)) return ScorerKernel::avx512;
     if (kernel_available(ScorerKernel::avx2) && !detail::cpu_has_slow_gathers()) return ScorerKernel::avx2;

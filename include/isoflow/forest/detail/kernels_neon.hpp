@@ -15,7 +15,7 @@ namespace isoflow::detail {
 #endif
 }
 
-// Not measured yet: no ARM64 machine was at hand (docs/performance-forest.md).
+// Not measured yet: no ARM64 machine was at hand (docs/performance.md).
 template <class T>
 [[nodiscard]] inline void (*neon_kernel())(const KernelJob<T>&) {
     return &score_tile_scalar_w<T, 16, 2>;

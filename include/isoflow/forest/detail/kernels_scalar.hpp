@@ -110,7 +110,7 @@ inline void score_tile_scalar_w(const KernelJob<T>& job) {
 }
 
 // 16 lanes and 2 trees: measured 1.53M rows/s against 1.41M for one tree and 1.26M for 8 lanes
-// of one tree (docs/performance-forest.md); 8 lanes of 4 trees did as well as 16 of 2.
+// of one tree (docs/performance.md); 8 lanes of 4 trees did as well as 16 of 2.
 template <class T>
 inline void score_tile_scalar(const KernelJob<T>& job) {
     score_tile_scalar_w<T, 16, 2>(job);
