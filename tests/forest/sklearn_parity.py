@@ -65,16 +65,14 @@ def main():
         else:
             with open(os.path.join(folder, "model.json"), "w") as f:
                 json.dump(to_interchange(model), f)
-        X = frame.to_numpy(dtype=np.float64)
-        with open(os.path.join(folder, "X.txt"), "w") as f:
-            f.write(f"{X.shape[0]} {X.shape[1]}\n")
-            for row in X:
-                f.write(" ".join(repr(float(v)) for v in row) + "\n")
-        scores = model.score_samples(frame)
-        with open(os.path.join(folder, "scores.txt"), "w") as f:
-            f.write("\n".join(repr(float(s)) for s in scores) + "\n")
-        with open(os.path.join(folder, "predict.txt"), "w") as f:
-            f.write("\n".join(str(int(p)) for p in model.predict(frame)) + "\n")
+        # Raw little-endian arrays: rows, columns (int64), then X row-major (float64); scores
+        # (float64); predict (int32). Exact, and fast to write and read.
+        X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+        with open(os.path.join(folder, "X.bin"), "wb") as f:
+            np.array(X.shape, dtype="<i8").tofile(f)
+            X.astype("<f8").tofile(f)
+        model.score_samples(frame).astype("<f8").tofile(os.path.join(folder, "scores.bin"))
+        model.predict(frame).astype("<i4").tofile(os.path.join(folder, "predict.bin"))
         with open(os.path.join(folder, "config.txt"), "w") as f:
             f.write(repr(config) + "\n")
     with open(os.path.join(out, "sets.txt"), "w") as f:

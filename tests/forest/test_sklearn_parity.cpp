@@ -1,6 +1,7 @@
 // A model imported from scikit-learn scores as scikit-learn does: at most 1e-12 apart on every
 // row, and the same predict.
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,27 +15,22 @@ namespace {
 
 using isoflow_test::TempDir;
 
-isoflow::RowMatrix<double> read_matrix(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    Eigen::Index rows = 0, cols = 0;
-    in >> rows >> cols;
-    isoflow::RowMatrix<double> X(rows, cols);
-    std::string token;
-    for (Eigen::Index r = 0; r < rows; ++r)
-        for (Eigen::Index c = 0; c < cols; ++c) {
-            in >> token;
-            X(r, c) = std::stod(token);
-        }
-    return X;
+template <class T>
+std::vector<T> read_raw(const std::filesystem::path& path, std::size_t skip = 0) {
+    const std::string bytes = isoflow_test::slurp(path);
+    REQUIRE(bytes.size() >= skip);
+    std::vector<T> values((bytes.size() - skip) / sizeof(T));
+    std::memcpy(values.data(), bytes.data() + skip, values.size() * sizeof(T));
+    return values;
 }
 
-template <class Number>
-std::vector<Number> read_column(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::vector<Number> values;
-    std::string token;
-    while (in >> token) values.push_back(static_cast<Number>(std::stod(token)));
-    return values;
+// X.bin: rows and columns as int64, then the matrix row-major as float64 (little-endian).
+isoflow::RowMatrix<double> read_matrix(const std::filesystem::path& path) {
+    const auto shape = read_raw<std::int64_t>(path);
+    REQUIRE(shape.size() >= 2);
+    const auto values = read_raw<double>(path, 16);
+    REQUIRE(values.size() == static_cast<std::size_t>(shape[0] * shape[1]));
+    return Eigen::Map<const isoflow::RowMatrix<double>>(values.data(), shape[0], shape[1]);
 }
 
 void check_sets(const std::filesystem::path& out) {
@@ -46,9 +42,9 @@ void check_sets(const std::filesystem::path& out) {
         INFO("data set " << name);
         const auto folder = out / name;
         const auto model = isoflow::IsolationForest<float>::load((folder / "model.json").string());
-        const auto X = read_matrix(folder / "X.txt");
-        const auto expected = read_column<double>(folder / "scores.txt");
-        const auto expected_predict = read_column<int>(folder / "predict.txt");
+        const auto X = read_matrix(folder / "X.bin");
+        const auto expected = read_raw<double>(folder / "scores.bin");
+        const auto expected_predict = read_raw<std::int32_t>(folder / "predict.bin");
         REQUIRE(expected.size() == static_cast<std::size_t>(X.rows()));
         // numpy converts float64 input to float32 before the trees see it; so does isoflow.
         const Eigen::VectorXd scores = model.score_samples(X);
