@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -274,4 +275,54 @@ TEST_CASE("FileSource: CSV format with hints and on_malformed = skip_file") {
     CHECK(b.data.column("Time").double_values()[0] == 2.0);
     REQUIRE(b.stats.skipped_files.size() == 1);
     CHECK(b.stats.skipped_files[0].reason.find("line 3") != std::string::npos);
+}
+
+// The listing keeps only max_queued_files unread files in memory; the rest are found by the
+// next listing. Files must still go in (mtime, name) order, each exactly once, with files
+// arriving between plans (older or newer than those left out) placed where they belong.
+TEST_CASE("FileSource: a bounded queue keeps the (mtime, name) order and skips no file") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.max_files_per_trigger = 2;
+    o.max_queued_files = 3;
+    std::vector<std::string> expected;
+    // 12 files; mtimes from old to new follow the index, except that pairs share an mtime
+    // (then the name decides); names are not in mtime order.
+    for (int i = 0; i < 12; ++i) {
+        const std::string name = "f" + std::to_string((i * 7) % 12 + 10) + ".json";
+        write_file(dir / ("in/" + name), row(i));
+        age(dir / ("in/" + name), 1000 - (i / 2) * 10);
+    }
+    for (const auto& e : std::filesystem::directory_iterator(dir / "in")) expected.push_back(e.path().string());
+    auto mtime = [](const std::string& p) { return std::filesystem::last_write_time(p); };
+    std::sort(expected.begin(), expected.end(), [&](const std::string& a, const std::string& b) {
+        return mtime(a) != mtime(b) ? mtime(a) < mtime(b) : a < b;
+    });
+
+    FileSource source(o);
+    std::vector<std::string> taken;
+    bool added = false;
+    while (auto p = source.plan()) {
+        CHECK(p->files.size() <= 2);
+        for (const auto& f : p->files) taken.push_back(f.path);
+        (void)source.read(*p);
+        source.commit(*p);
+        if (!added && taken.size() >= 4) {
+            // One file older than everything left, one newer than everything.
+            write_file(dir / "in/old.json", row(100));
+            age(dir / "in/old.json", 5000);
+            write_file(dir / "in/new.json", row(101));
+            age(dir / "in/new.json", 10);
+            added = true;
+        }
+    }
+    // Every file once; the first twelve in their order; the newest last. (Where old.json goes
+    // depends on what was queued when it appeared: files already queued go first.)
+    REQUIRE(taken.size() == 14);
+    CHECK(taken.back() == (dir / "in/new.json").string());
+    std::vector<std::string> originals;
+    for (const auto& t : taken)
+        if (t != (dir / "in/old.json").string() && t != (dir / "in/new.json").string()) originals.push_back(t);
+    CHECK(originals == expected);
+    CHECK(std::count(taken.begin(), taken.end(), (dir / "in/old.json").string()) == 1);
 }

@@ -204,6 +204,12 @@ private:
 //   int64, timestamp -> int64 values;  float64 -> double values;  boolean -> one byte per value (0/1);
 //   string -> offsets (size()+1 entries) into one character buffer.
 // A null slot holds a zero / empty value, so vectorised code may read it freely.
+#if defined(__GNUC__) || defined(__clang__)
+#define ISOFLOW_COLUMN_APPEND_INLINE [[gnu::always_inline]] inline
+#else
+#define ISOFLOW_COLUMN_APPEND_INLINE inline
+#endif
+
 class Column {
 public:
     Column() = default;
@@ -237,13 +243,15 @@ public:
             case DataType::string: offsets_.push_back(offsets_.back()); break;
         }
     }
-    void append_int64(std::int64_t v) {
+    // The readers append tens of millions of values a second: the numeric appends are forced
+    // inline (the compiler otherwise keeps them as calls), their rare paths stay out of line.
+    ISOFLOW_COLUMN_APPEND_INLINE void append_int64(std::int64_t v) {
         expect_type(DataType::int64, DataType::timestamp);
         push_validity(true);
         ints_.push_back(v);
     }
     void append_timestamp(std::int64_t micros) { append_int64(micros); }
-    void append_double(double v) {
+    ISOFLOW_COLUMN_APPEND_INLINE void append_double(double v) {
         expect_type(DataType::float64, DataType::float64);
         push_validity(true);
         doubles_.push_back(v);
@@ -466,7 +474,7 @@ private:
     }
 
 private:
-    void push_validity(bool valid) {
+    ISOFLOW_COLUMN_APPEND_INLINE void push_validity(bool valid) {
         if ((size_ & 63) == 0) validity_.push_back(0);
         if (valid)
             validity_.back() |= std::uint64_t{1} << (size_ & 63);
@@ -474,10 +482,16 @@ private:
             ++null_count_;
         ++size_;
     }
-    void expect_type(DataType a, DataType b) const {
-        if (type_ != a && type_ != b)
-            detail::throw_error<schema_error>("column of type " + std::string(to_string(type_)) +
-                                              " used as " + std::string(to_string(a)));
+    ISOFLOW_COLUMN_APPEND_INLINE void expect_type(DataType a, DataType b) const {
+        if (type_ != a && type_ != b) [[unlikely]]
+            wrong_type(a);
+    }
+#if defined(__GNUC__) || defined(__clang__)
+    [[gnu::cold, gnu::noinline]]
+#endif
+    [[noreturn]] void wrong_type(DataType a) const {
+        detail::throw_error<schema_error>("column of type " + std::string(to_string(type_)) +
+                                          " used as " + std::string(to_string(a)));
     }
 
     DataType type_ = DataType::string;

@@ -60,6 +60,12 @@ struct FileSourceOptions {
     std::chrono::milliseconds listing_interval{10'000};
     std::size_t infer_sample_files = 50;  // inference reads at most this many files (and
                                           // read.infer_sample_bytes of each)
+    // How many unread files a listing keeps in memory: the oldest by (mtime, name); the others
+    // are found again by the listing that follows once these are planned. Bounds the source's
+    // memory whatever the size of the directory (about 250 bytes a kept file); a smaller
+    // value means more listings to drain a large backlog. 0: max(max_files_per_trigger,
+    // 100,000). Never fewer than max_files_per_trigger.
+    std::size_t max_queued_files = 0;
 };
 
 // Something the source wants a caller to know that is not a batch: a file rewritten after it was
@@ -117,15 +123,17 @@ public:
         BatchPlan plan;
         plan.batch_id = log_->last_batch_id() + 1;
         std::uint64_t bytes = 0;
-        while (!queue_.empty() && plan.files.size() < options_.max_files_per_trigger) {
-            const SourceFile& f = queue_.front();
+        std::size_t taken = 0;
+        while (taken < queue_.size() && plan.files.size() < options_.max_files_per_trigger) {
+            const SourceFile& f = queue_[taken];
             if (options_.max_bytes_per_trigger && !plan.files.empty() && bytes + f.size > options_.max_bytes_per_trigger)
                 break;
             bytes += f.size;
             queued_.erase(f.path);
-            plan.files.push_back(queue_.front());
-            queue_.erase(queue_.begin());
+            plan.files.push_back(f);
+            ++taken;
         }
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
         if (plan.files.empty()) return std::nullopt;
         log_->save_plan(plan);
         in_flight_ = plan;
@@ -232,8 +240,43 @@ private:
                 return;
             }
         }
-        queued_.insert(key);
-        queue_.push_back(SourceFile{key, size, mtime});
+        enqueue(SourceFile{key, size, mtime});
+    }
+
+    [[nodiscard]] static bool before(const SourceFile& a, const SourceFile& b) noexcept {
+        return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
+    }
+    [[nodiscard]] std::size_t queue_limit() const noexcept {
+        const std::size_t limit = options_.max_queued_files ? options_.max_queued_files : std::size_t{100'000};
+        return std::max(limit, options_.max_files_per_trigger);
+    }
+
+    // During discover() the queue is a heap with the newest file on top: when it is full, a
+    // newer candidate is left out and an older one replaces the newest. Either way the files
+    // left out are newer than every file kept, so planning from the queue keeps the order,
+    // and they are found again by the next listing.
+    // A file newer than one left out waits too (for the listing that finds that one), or it
+    // would be planned first.
+    void enqueue(SourceFile f) {
+        if (cutoff_ && !before(f, *cutoff_)) return;
+        if (!heap_) {  // made a heap only when a file comes: most plans add none
+            std::make_heap(queue_.begin(), queue_.end(), before);
+            heap_ = true;
+        }
+        if (queue_.size() >= queue_limit()) {
+            overflow_ = true;
+            if (!before(f, queue_.front())) {
+                cutoff_ = std::move(f);
+                return;
+            }
+            std::pop_heap(queue_.begin(), queue_.end(), before);
+            queued_.erase(queue_.back().path);
+            cutoff_ = std::move(queue_.back());  // older than every file left out so far
+            queue_.pop_back();
+        }
+        queued_.insert(f.path);
+        queue_.push_back(std::move(f));
+        std::push_heap(queue_.begin(), queue_.end(), before);
     }
 
     void discover() {
@@ -244,9 +287,13 @@ private:
             std::vector<std::filesystem::path> closed;
             const bool complete = watcher_->poll(closed);
             for (const auto& p : closed) consider(p, true, now);
-            list = !complete || !listed_once_ || steady - last_listing_ >= options_.listing_interval;
+            // Files left out of a full queue are on disk only: list once the queue has drained.
+            list = !complete || !listed_once_ || steady - last_listing_ >= options_.listing_interval ||
+                   (overflow_ && queue_.empty());
         }
         if (list) {
+            overflow_ = false;
+            cutoff_.reset();
             std::error_code ec;
             if (!std::filesystem::is_directory(root_, ec))
                 detail::throw_error<io_error>("FileSource: '" + root_.string() + "' is not a directory");
@@ -268,9 +315,8 @@ private:
             listed_once_ = true;
             last_listing_ = steady;
         }
-        std::sort(queue_.begin(), queue_.end(), [](const SourceFile& a, const SourceFile& b) {
-            return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
-        });
+        if (heap_) std::sort_heap(queue_.begin(), queue_.end(), before);
+        heap_ = false;
     }
 
     void init_schema(const BatchPlan& plan) {
@@ -303,8 +349,11 @@ private:
     std::unique_ptr<detail::DirectoryWatcher> watcher_;
     bool listed_once_ = false;
     std::chrono::steady_clock::time_point last_listing_{};
-    std::deque<SourceFile> queue_;
+    std::vector<SourceFile> queue_;  // oldest first, at most queue_limit() files
     std::set<std::string> queued_;
+    bool heap_ = false;      // queue_ is a heap (newest on top) rather than sorted, in discover()
+    bool overflow_ = false;  // a listing or notification found more files than the queue holds
+    std::optional<SourceFile> cutoff_;  // then: the oldest file left out
     std::optional<BatchPlan> in_flight_;
     std::set<std::string> failed_;
     std::unordered_map<std::string, SourceFile> failed_sizes_;

@@ -180,6 +180,7 @@ public:
         rescue_.clear();
         new_fields_.clear();
         position_ = 0;
+        claimed_ = 0;
     }
 
     // Column index of `key` for this record's next field, ignore or rescue. Fields usually come
@@ -240,6 +241,7 @@ public:
         auto& s = stamps_[static_cast<std::size_t>(col)];
         if (s == stamp_) return false;
         s = stamp_;
+        ++claimed_;
         return true;
     }
 
@@ -325,8 +327,10 @@ public:
             throw_error<schema_error>(where + ": new field" + (new_fields_.size() > 1 ? "s " : " ") + names +
                                       " not in the schema (schema_evolution_mode is failOnNewColumns)");
         }
-        for (std::size_t c = 0; c < columns_.size(); ++c)
-            if (stamps_[c] != stamp_) columns_[c].append_null();
+        // Most records set every column; only the others need the search for unset ones.
+        if (claimed_ != columns_.size())
+            for (std::size_t c = 0; c < columns_.size(); ++c)
+                if (stamps_[c] != stamp_) columns_[c].append_null();
         finish_extra();
     }
 
@@ -336,6 +340,7 @@ public:
         rescue_.clear();
         ++stamp_;
         position_ = 0;
+        claimed_ = 0;
     }
 
     // A record that is not well-formed: one row of nulls whose rescued data holds the raw text.
@@ -387,6 +392,7 @@ public:
         file_col_.truncate(rows_);
         line_col_.truncate(rows_);
         ++stamp_;
+        claimed_ = 0;
     }
 
     // The rows so far as a Batch (data columns, then the rescued-data, _source_file and
@@ -450,6 +456,7 @@ private:
         ++stats_.rows;
         rescue_.clear();
         ++stamp_;
+        claimed_ = 0;
     }
 
     const ReadOptions* options_;
@@ -473,6 +480,7 @@ private:
     std::uint64_t layout_version_ = 1;
     std::uint64_t line_ = 0;
     std::size_t position_ = 0;
+    std::size_t claimed_ = 0;  // columns the current record has set (claim() calls that succeeded)
     std::size_t rows_ = 0;
     ReadStats stats_;
 };

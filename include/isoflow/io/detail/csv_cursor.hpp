@@ -231,6 +231,22 @@ public:
             }
             const char* next = p;
             builder.begin_record(line_ + 1);
+            if (!map_.empty()) {
+                std::size_t newlines = 0;
+                const std::size_t rescued_before = builder.stats().rescued_values;
+                if (read_fused(builder, p, end, next, newlines)) {
+                    builder.end_record();
+                    line_ += newlines;
+                    builder.stats().bytes += static_cast<std::size_t>(next - p);
+                    buffer_.consume_to(next);
+                    continue;
+                }
+                // Undone, counters included: the general path below sees the record afresh.
+                builder.abort_record();
+                builder.stats().rescued_values = rescued_before;
+                builder.begin_record(line_ + 1);
+                next = p;
+            }
             const SplitStatus st = splitter_.split(p, end, buffer_.eof(), next);
             if (st == SplitStatus::need_more) {
                 builder.abort_record();
@@ -274,6 +290,81 @@ private:
 
     [[nodiscard]] bool is_null(const CsvField& f, std::string_view t) const noexcept {
         return !f.quoted && t == options_->null_value;
+    }
+
+    // Splits and converts one record in a single pass, without the field list: each field is
+    // converted into its column as soon as its end is known, and a number in a double column
+    // is parsed straight from the text (the parse itself finds the end of the field). The
+    // calls on the builder are those put_fields makes for the same record. Gives up (returns
+    // false; the caller undoes the record and takes the general path) on a quoted field, a
+    // record cut by the end of the buffer, or a record with the wrong number of fields.
+    bool read_fused(BatchBuilder& builder, const char* p, const char* end, const char*& next,
+                    std::size_t& newlines) {
+        const bool eof = buffer_.eof();
+        const char delim = options_->delimiter;
+        const char quote = options_->quote;
+        const std::string_view null_value = options_->null_value;
+        const std::size_t n = map_.size();
+        const char* q = p;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (q != end && *q == quote) return false;
+            const int col = map_[i];
+            const char* e = nullptr;
+            if (numbers_in_place_ && col >= 0 && builder.type(col) == DataType::float64) {
+                double d;
+                const char* num_end = parse_double_prefix(q, end, d);
+                if (num_end && (num_end != end ? *num_end == delim || *num_end == '\n' || *num_end == '\r' : eof)) {
+                    e = num_end;
+                    const std::string_view t(q, static_cast<std::size_t>(e - q));
+                    if (same_text(t, null_value)) {
+                        put_text(builder, i, col, t, true);
+                    } else if (builder.claim(col)) {
+                        builder.column(col).append_double(d);
+                    } else {
+                        builder.rescue_value(header_[i], ValueRef{ValueKind::text, t, false});
+                    }
+                }
+            }
+            if (!e) {
+                e = find_field_end(q, end, delim);
+                if (e == end && !eof) return false;
+                const std::string_view t(q, static_cast<std::size_t>(e - q));
+                if (col != BatchBuilder::ignore) put_text(builder, i, col, t, same_text(t, null_value));
+            }
+            q = e;
+            if (i + 1 < n) {
+                if (q == end || *q != delim) return false;  // too few fields
+                ++q;
+                continue;
+            }
+            if (q == end) {
+                newlines = 0;  // the last line, without a line break (eof is known here)
+            } else if (*q == '\n') {
+                ++q;
+                newlines = 1;
+            } else if (*q == '\r') {
+                ++q;
+                if (q == end && !eof) return false;
+                if (q != end && *q == '\n') ++q;
+                newlines = 1;
+            } else {
+                return false;  // a delimiter: too many fields
+            }
+        }
+        next = q;
+        return true;
+    }
+
+    // One unquoted field's text into column `col` (not ignore), as put_fields does it.
+    void put_text(BatchBuilder& builder, std::size_t i, int col, std::string_view t, bool null) {
+        const ValueRef v = null ? ValueRef{} : ValueRef{ValueKind::text, t, false};
+        if (col == BatchBuilder::rescue || !builder.claim(col)) return builder.rescue_value(header_[i], v);
+        if (builder.type(col) == DataType::float64 && !null && !t.empty()) {
+            double d;
+            const char* e = t.data() + t.size();
+            if (parse_double_prefix(t.data(), e, d) == e) return builder.column(col).append_double(d);
+        }
+        builder.put(col, v);
     }
 
     void put_fields(BatchBuilder& builder, const char* record) {
@@ -353,6 +444,11 @@ private:
     void map_columns(BatchBuilder& builder) {
         if (mapped_) return;
         mapped_ = true;
+        // A number parsed in place ends where the field ends only if the delimiter cannot be
+        // part of a number.
+        const char dl = options_->delimiter;
+        numbers_in_place_ = !(is_digit(dl) || dl == '.' || dl == '-' || dl == '+' || dl == 'e' || dl == 'E' ||
+                              dl == '\n' || dl == '\r');
         builder.stats().bytes += header_bytes_;
         if (!options_->header) {
             // Names come from the width of the first record.
@@ -395,6 +491,7 @@ private:
     bool in_memory_ = false;
     bool opened_ = false;
     bool mapped_ = false;
+    bool numbers_in_place_ = false;
     std::unique_ptr<InputFile> input_;
     BlockBuffer buffer_;
     std::vector<std::string> header_;

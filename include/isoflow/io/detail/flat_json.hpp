@@ -42,7 +42,7 @@ namespace isoflow::detail {
     if (*q == '0') {
         ++q;
     } else {
-        q = digit_run(q, end, mantissa);
+        q = lead_digit_run(q, end, mantissa);
     }
     const char* const int_end = q;
     const char* frac_begin = q;

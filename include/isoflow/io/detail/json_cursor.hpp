@@ -6,6 +6,7 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -482,6 +483,10 @@ private:
         std::string key;
         int col;
         DataType type;
+        // The key and its closing quote as one little-endian word, for keys of up to 7 bytes
+        // (key_mask 0 otherwise): one comparison instead of a scan and a byte loop.
+        std::uint64_t key_word = 0;
+        std::uint64_t key_mask = 0;
     };
 
     void learn_template(BatchBuilder& builder) {
@@ -494,12 +499,20 @@ private:
                 return;
             }
             taken_[static_cast<std::size_t>(col)] = 1;
-            template_.push_back(Slot{std::string(m.key), col, builder.type(col)});
+            Slot slot{std::string(m.key), col, builder.type(col)};
+            if (std::endian::native == std::endian::little && m.key.size() < 8) {
+                char bytes[8] = {};
+                std::memcpy(bytes, m.key.data(), m.key.size());
+                bytes[m.key.size()] = '"';
+                std::memcpy(&slot.key_word, bytes, 8);
+                slot.key_mask = m.key.size() == 7 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * (m.key.size() + 1))) - 1;
+            }
+            template_.push_back(std::move(slot));
         }
         template_layout_ = builder.layout_version();
     }
 
-    bool parse_templated(BatchBuilder& builder, std::string_view record) {
+    ISOFLOW_IO_FLATTEN bool parse_templated(BatchBuilder& builder, std::string_view record) {
         const char* p = record.data();
         const char* const end = p + record.size();
         p = flat::skip_ws(p, end);
@@ -512,9 +525,17 @@ private:
                 p = flat::skip_ws(p + 1, end);
             }
             if (p == end || *p != '"') return false;
-            const char* key_end = flat::scan_plain_string(p + 1, end);
-            if (!key_end || !same_text(slot.key, std::string_view(p + 1, static_cast<std::size_t>(key_end - p - 1))))
-                return false;
+            const char* key_end;
+            if (slot.key_mask != 0 && end - p > 8) {
+                std::uint64_t w;
+                std::memcpy(&w, p + 1, 8);
+                if (((w ^ slot.key_word) & slot.key_mask) != 0) return false;
+                key_end = p + 1 + slot.key.size();
+            } else {
+                key_end = flat::scan_plain_string(p + 1, end);
+                if (!key_end || !same_text(slot.key, std::string_view(p + 1, static_cast<std::size_t>(key_end - p - 1))))
+                    return false;
+            }
             p = flat::skip_ws(key_end + 1, end);
             if (p == end || *p != ':') return false;
             p = flat::skip_ws(p + 1, end);

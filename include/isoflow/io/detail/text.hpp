@@ -115,8 +115,12 @@ namespace isoflow::detail {
 // on overflow, so callers bound the number of digits themselves.
 #if defined(__GNUC__) || defined(__clang__)
 #define ISOFLOW_IO_INLINE [[gnu::always_inline]] inline
+// For the per-record loops: everything they call inlined (GCC otherwise leaves small
+// helpers such as std::vector::push_back as calls once the function is large).
+#define ISOFLOW_IO_FLATTEN [[gnu::flatten]]
 #else
 #define ISOFLOW_IO_INLINE inline
+#define ISOFLOW_IO_FLATTEN
 #endif
 
 [[nodiscard]] ISOFLOW_IO_INLINE const char* digit_run(const char* p, const char* end, std::uint64_t& m) noexcept {
@@ -147,6 +151,17 @@ namespace isoflow::detail {
     return p;
 }
 
+// digit_run for integer parts, which are mostly one to three digits long: a byte loop is
+// cheaper than the eight-byte step for those. Same result as digit_run (m wraps the same way).
+[[nodiscard]] ISOFLOW_IO_INLINE const char* lead_digit_run(const char* p, const char* end, std::uint64_t& m) noexcept {
+    for (int k = 0; k < 3; ++k) {
+        if (p == end || !is_digit(*p)) return p;
+        m = m * 10 + static_cast<std::uint64_t>(*p - '0');
+        ++p;
+    }
+    return digit_run(p, end, m);
+}
+
 // Fast path for the common shape "-12.345" / "7" / "1.5e-3" with at most 19 significant
 // digits: the mantissa and the power of ten are both exact doubles, so one multiplication or
 // division rounds correctly (Clinger). Returns the end of the number, or nullptr when the
@@ -166,7 +181,7 @@ namespace isoflow::detail {
     int digits = 0;
     int exponent = 0;
     const char* start_digits = q;
-    q = digit_run(q, end, mantissa);
+    q = lead_digit_run(q, end, mantissa);
     digits += static_cast<int>(q - start_digits);
     if (q == start_digits) return nullptr;
     if (q != end && *q == '.') {
