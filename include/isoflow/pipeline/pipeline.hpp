@@ -28,6 +28,7 @@
 #include "isoflow/pipeline/spec.hpp"
 #include "isoflow/quality/expectation.hpp"
 #include "isoflow/quality/expression.hpp"
+#include "isoflow/store/sinks.hpp"
 #include "isoflow/store/sqlite_store.hpp"
 #include "isoflow/store/store_seen_file_log.hpp"
 
@@ -137,7 +138,15 @@ struct TableRuntime {
     std::optional<Filter> filter;
     std::optional<Projection> projection;
     DatasetMetrics totals;
+    std::shared_ptr<Sink> sink;  // rows go here instead of pipeline.db
 };
+
+[[nodiscard]] inline std::shared_ptr<Sink> make_sink(const TableSpec& t) {
+    if (t.custom_sink) return t.custom_sink;
+    if (!t.sink) return nullptr;
+    if (t.sink->format == FileSinkSpec::Format::csv) return std::make_shared<CsvSink>(t.sink->path);
+    return std::make_shared<JsonLinesSink>(t.sink->path);
+}
 
 }  // namespace detail::pipeline
 
@@ -154,7 +163,9 @@ public:
     // (a second process on the same storage is refused). Nothing is read yet.
     explicit Pipeline(PipelineSpec spec) : spec_(std::move(spec)) {
         validate();
-        store_ = std::make_shared<SqliteStore>(spec_.storage);
+        SqliteStoreOptions options;
+        options.busy_timeout = spec_.busy_timeout;
+        store_ = std::make_shared<SqliteStore>(spec_.storage, options);
         for (auto& t : tables_) {
             if (t.spec.score) {
                 t.scorer = std::make_shared<detail::pipeline::Scorer>(t.spec.score->model, t.spec.name);
@@ -186,8 +197,35 @@ public:
         return out;
     }
 
+    // Sends a table's rows (and its quarantine rows) to `sink` instead of pipeline.db, e.g. a
+    // CallbackSink. Batch ids start at 1 and grow; a replayed batch arrives again with its id, so a
+    // sink that cannot tell (a CallbackSink without `already_holds`) may see a batch twice.
+    void attach_sink(std::string_view table, std::shared_ptr<Sink> sink) {
+        if (!sink) detail::throw_error<config_error>("attach_sink: no sink given for table '" + std::string(table) + "'");
+        for (auto& t : tables_)
+            if (detail::iequals(t.spec.name, table)) {
+                t.spec.custom_sink = sink;
+                t.sink = std::move(sink);
+                return;
+            }
+        std::string known;
+        for (const auto& t : tables_) known += (known.empty() ? "" : ", ") + t.spec.name;
+        detail::throw_error<config_error>("attach_sink: no table '" + std::string(table) + "' (tables: " + known + ")");
+    }
+
     // Empties every table and the checkpoint, so that the next run reprocesses everything.
+    // Batch ids start again at 1, so the files of file sinks are removed too.
     void full_refresh() {
+        for (const auto& t : tables_)
+            if (const auto* files = dynamic_cast<const FileSink*>(t.sink.get())) {
+                for (const std::string& name : {t.spec.name, t.spec.name + "_quarantine"}) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(files->folder() / name, ec);
+                    if (ec)
+                        detail::throw_error<io_error>("full refresh: cannot empty sink folder '" +
+                                                      (files->folder() / name).string() + "': " + ec.message());
+                }
+            }
         store_->reset();
         for (auto& t : tables_) t.totals = {};
         open_sources();
@@ -245,6 +283,11 @@ private:
             }
             detail::pipeline::TableRuntime runtime;
             runtime.spec = *it;
+            if ((it->sink || it->custom_sink) && !it->stored)
+                detail::throw_error<config_error>("table '" + it->name +
+                                                  "' has a sink and \"stored\": false; a sink stores the table "
+                                                  "(remove one of them)");
+            runtime.sink = detail::pipeline::make_sink(*it);
             if (!it->expectations.empty()) {
                 runtime.expectations.emplace(it->name);
                 for (const auto& e : it->expectations) runtime.expectations->add(Expectation(e.name, e.constraint, e.action));
@@ -270,15 +313,33 @@ private:
         }
     }
 
+    // Appends an event. In production mode an event that meets a busy database outside a batch
+    // waits in memory (with its time) and is written before the next one, so that logging never
+    // fails a batch that a retry would save.
     void event(const std::string& table, std::optional<std::uint64_t> batch, const std::string& level,
                const std::string& type, const std::string& message, const std::string& details) {
         Event e;
         e.origin = EventOrigin{spec_.name, table, batch};
+        e.timestamp = detail::store::now_iso_millis();
         e.level = level;
         e.event_type = type;
         e.message = message;
         e.details = details;
-        store_->append_event(std::move(e));
+        const bool may_defer = spec_.mode == PipelineMode::production && !store_->in_batch();
+        try {
+            if (!store_->in_batch()) flush_deferred_events();
+            store_->append_event(e);
+        } catch (const store_busy_error&) {
+            if (!may_defer) throw;
+            deferred_events_.push_back(std::move(e));
+        }
+    }
+
+    void flush_deferred_events() {
+        while (!deferred_events_.empty()) {
+            store_->append_event(deferred_events_.front());
+            deferred_events_.erase(deferred_events_.begin());
+        }
     }
 
     void progress(const std::string& state, const std::string& message) {
@@ -309,8 +370,7 @@ private:
         if (t.expectations) {
             auto result = t.expectations->apply(std::move(out));
             out = std::move(result.output);
-            t.totals += result.metrics;
-            last_metrics_[t.spec.name] = result.metrics;
+            last_metrics_[t.spec.name] = result.metrics;  // added to the totals once committed
             if (result.quarantine.num_columns() > 0 && result.quarantine.num_rows() > 0)
                 outputs[t.spec.name + "_quarantine"] = std::move(result.quarantine);
         }
@@ -324,8 +384,10 @@ private:
         if (!plan) return false;
         const auto started = std::chrono::steady_clock::now();
 
-        // The pipeline's batch id: the pending one when this replays it, else the next.
-        std::uint64_t batch_id = store_->last_committed_batch().value_or(0) + 1;
+        // The pipeline's batch id: the planned one when this replays it, else one above every id
+        // ever planned, so that a sink never mistakes this batch for another one's leftovers.
+        std::uint64_t batch_id = 1;
+        if (const auto newest = store_->last_batches(1); !newest.empty()) batch_id = newest.front().batch_id + 1;
         std::string plan_json = R"({"source":)" + detail::pipeline::json_string(source_name) +
                                 R"(,"source_batch_id":)" + std::to_string(plan->batch_id) + R"(,"files":[)";
         std::uint64_t bytes = 0;
@@ -334,7 +396,13 @@ private:
             bytes += plan->files[i].size;
         }
         plan_json += "]}";
-        if (auto pending = store_->pending_batch(); pending && pending->plan == plan_json) {
+        std::optional<BatchRecord> pending;
+        for (auto& b : store_->last_batches(16))
+            if (b.state == BatchState::planned && b.plan == plan_json) {
+                pending = std::move(b);
+                break;
+            }
+        if (pending) {
             batch_id = pending->batch_id;
             if (pending->model_checksum != model_checksum_)
                 detail::throw_error<config_error>(
@@ -360,30 +428,59 @@ private:
             event(source_name, batch_id, "WARN", "error", failed.file + ": " + failed.reason,
                   R"({"file":)" + detail::pipeline::json_string(failed.file) + "}");
 
+        const std::uint64_t source_rows = input.data.num_rows();
+        // A batch read by one table only, and not kept for the store or a sink, moves into its
+        // reader instead of being copied (whole batches are the largest copies of a run).
+        std::map<std::string, int> readers;
+        for (const auto& t : tables_) ++readers[detail::to_lower(t.spec.from)];
         std::map<std::string, Batch> outputs;
-        std::map<std::string, std::uint64_t> input_rows, missing;
+        std::map<std::string, std::uint64_t> input_rows, output_rows, missing;
         last_metrics_.clear();
         for (auto& t : tables_) {
             const auto from = detail::to_lower(t.spec.from);
             Batch in;
             if (detail::to_lower(source_name) == from) {
-                in = input.data;
+                if (readers[from] == 1) in = std::move(input.data);
+                else in = input.data;
             } else {
                 auto it = std::find_if(outputs.begin(), outputs.end(),
                                        [&](const auto& kv) { return detail::to_lower(kv.first) == from; });
                 if (it == outputs.end()) continue;  // fed by another source
-                in = it->second;
+                const auto upstream = std::find_if(tables_.begin(), tables_.end(), [&](const auto& u) {
+                    return detail::to_lower(u.spec.name) == from;
+                });
+                const bool kept = upstream == tables_.end() || upstream->spec.stored || upstream->sink;
+                if (!kept && readers[from] == 1) in = std::move(it->second);
+                else in = it->second;
             }
             input_rows[t.spec.name] = in.num_rows();
             std::uint64_t missing_rows = 0;
-            outputs[t.spec.name] = run_table(t, std::move(in), outputs, missing_rows);
+            Batch out = run_table(t, std::move(in), outputs, missing_rows);
+            output_rows[t.spec.name] = out.num_rows();
+            outputs[t.spec.name] = std::move(out);
             missing[t.spec.name] = missing_rows;
+        }
+
+        // Sinks first: a crash (or a failed commit) after this leaves files that the replay of this
+        // batch id finds and skips, so each row reaches a sink once.
+        std::map<std::string, bool> sink_written;
+        std::map<std::string, std::uint64_t> written;  // rows per table, counted once committed
+        for (auto& t : tables_) {
+            if (!t.sink) continue;
+            auto it = outputs.find(t.spec.name);
+            if (it == outputs.end()) continue;
+            sink_written[t.spec.name] = t.sink->write(t.spec.name, batch_id, it->second);
+            written[t.spec.name] += it->second.num_rows();
+            if (auto q = outputs.find(t.spec.name + "_quarantine"); q != outputs.end()) {
+                (void)t.sink->write(q->first, batch_id, q->second);
+                written[q->first] += q->second.num_rows();
+            }
         }
 
         BatchTransaction transaction = store_->transaction(batch_id);
         std::string metrics = R"({"source":)" + detail::pipeline::json_string(source_name) +
                               R"(,"files":)" + std::to_string(plan->files.size()) + R"(,"bytes":)" +
-                              std::to_string(bytes) + R"(,"input_rows":)" + std::to_string(input.data.num_rows()) +
+                              std::to_string(bytes) + R"(,"input_rows":)" + std::to_string(source_rows) +
                               R"(,"tables":{)";
         bool first_table = true;
         const auto duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -391,28 +488,31 @@ private:
         for (auto& t : tables_) {
             auto it = outputs.find(t.spec.name);
             if (it == outputs.end()) continue;
-            if (t.spec.stored) {
+            if (t.spec.stored && !t.sink) {
                 transaction.append(t.spec.name, it->second);
-                summary.table_rows[t.spec.name] += it->second.num_rows();
+                written[t.spec.name] += it->second.num_rows();
                 if (auto q = outputs.find(t.spec.name + "_quarantine"); q != outputs.end()) {
                     transaction.append(q->first, q->second);
-                    summary.table_rows[q->first] += q->second.num_rows();
+                    written[q->first] += q->second.num_rows();
                 }
             }
             std::string quality = "null";
             if (auto m = last_metrics_.find(t.spec.name); m != last_metrics_.end()) quality = m->second.to_json();
             const std::string table_metrics =
                 R"({"num_input_rows":)" + std::to_string(input_rows[t.spec.name]) + R"(,"num_output_rows":)" +
-                std::to_string(it->second.num_rows()) + R"(,"rows_with_missing_features":)" +
+                std::to_string(output_rows[t.spec.name]) + R"(,"rows_with_missing_features":)" +
                 std::to_string(missing[t.spec.name]) + R"(,"stored":)" + (t.spec.stored ? "true" : "false") +
+                (t.sink ? std::string(R"(,"sink":)") + describe_sink(*t.sink) +
+                              R"(,"sink_already_held":)" + (sink_written[t.spec.name] ? "false" : "true")
+                        : std::string()) +
                 R"(,"data_quality":)" + quality + "}";
             metrics += (first_table ? "" : ",") + detail::pipeline::json_string(t.spec.name) + ":" + table_metrics;
             first_table = false;
             event(t.spec.name, batch_id, "METRICS", "flow_progress",
-                  "batch " + std::to_string(batch_id) + ": " + std::to_string(it->second.num_rows()) + " rows",
+                  "batch " + std::to_string(batch_id) + ": " + std::to_string(output_rows[t.spec.name]) + " rows",
                   R"({"flow_progress":{"status":"COMPLETED","metrics":{"num_input_rows":)" +
                       std::to_string(input_rows[t.spec.name]) + R"(,"num_output_rows":)" +
-                      std::to_string(it->second.num_rows()) + R"(,"files":)" + std::to_string(plan->files.size()) +
+                      std::to_string(output_rows[t.spec.name]) + R"(,"files":)" + std::to_string(plan->files.size()) +
                       R"(,"bytes":)" + std::to_string(bytes) + R"(,"duration_ms":)" + std::to_string(duration_ms) +
                       R"(,"rows_with_missing_features":)" + std::to_string(missing[t.spec.name]) +
                       R"(},"data_quality":)" + quality + "}}");
@@ -420,29 +520,48 @@ private:
         metrics += "}}";
         source->commit(*plan);  // the seen files join the batch's transaction
         transaction.commit(metrics);
+        for (auto& t : tables_)
+            if (auto m = last_metrics_.find(t.spec.name); m != last_metrics_.end()) t.totals += m->second;
+        for (const auto& [table, rows] : written) summary.table_rows[table] += rows;
         summary.batches += 1;
-        summary.input_rows += input.data.num_rows();
+        summary.input_rows += source_rows;
         return true;
     }
 
+    [[nodiscard]] static std::string describe_sink(const Sink& sink) {
+        if (const auto* files = dynamic_cast<const FileSink*>(&sink))
+            return detail::pipeline::json_string(files->folder().string());
+        return R"("callback")";
+    }
+
     // One batch with production-mode retries: an I/O error or a busy database is retried with
-    // exponential backoff; an expectation failure or a bad configuration never is.
+    // exponential backoff; an expectation failure or a bad configuration never is. A failed
+    // attempt commits nothing; the next one replays the same plan with the same batch id.
     bool run_batch_with_retries(std::size_t source_index, RunSummary& summary) {
         auto backoff = spec_.first_backoff;
         for (int attempt = 1;; ++attempt) {
             try {
+                if (reopen_sources_) {
+                    // A failed attempt may have left a source's memory (its plan, its schema)
+                    // ahead of the store: start again from what the store holds.
+                    open_sources();
+                    reopen_sources_ = false;
+                }
+                if (!deferred_events_.empty()) flush_deferred_events();
                 return run_batch(source_index, summary);
-            } catch (const expectation_violation&) {
-                throw;
             } catch (const io_error& e) {
+                store_->rollback_batch();
+                reopen_sources_ = true;
                 if (spec_.mode != PipelineMode::production || attempt >= spec_.max_attempts) throw;
                 event("", std::nullopt, "WARN", "error",
-                      "attempt " + std::to_string(attempt) + " failed, retrying in " +
-                          std::to_string(backoff.count()) + " ms: " + e.what(),
-                      R"({"retry":true})");
+                      "batch attempt " + std::to_string(attempt) + " of " + std::to_string(spec_.max_attempts) +
+                          " failed, retrying in " + std::to_string(backoff.count()) + " ms: " + e.what(),
+                      R"({"retry":{"attempt":)" + std::to_string(attempt) + R"(,"backoff_ms":)" +
+                          std::to_string(backoff.count()) + R"(,"busy":)" +
+                          (dynamic_cast<const store_busy_error*>(&e) ? "true" : "false") + R"(,"error":)" +
+                          detail::pipeline::json_string(e.what()) + "}}");
                 std::this_thread::sleep_for(backoff);
                 backoff *= 2;
-                open_sources();  // a failed commit may have left a source's memory ahead of the store
             }
         }
     }
@@ -470,9 +589,15 @@ private:
             }
         } catch (const std::exception& e) {
             store_->rollback_batch();
-            event("", std::nullopt, "ERROR", "error", e.what(),
-                  R"({"exception":)" + detail::pipeline::json_string(e.what()) + "}");
-            progress("FAILED", e.what());
+            reopen_sources_ = true;
+            // Logging the failure is best effort: the storage may be what failed (full, read-only,
+            // busy), and the caller must get the original error.
+            try {
+                event("", std::nullopt, "ERROR", "error", e.what(),
+                      R"({"exception":)" + detail::pipeline::json_string(e.what()) + "}");
+                progress("FAILED", e.what());
+            } catch (const std::exception&) {
+            }
             throw;
         }
         progress("COMPLETED", "processed " + std::to_string(summary.batches) + " batches, " +
@@ -487,6 +612,8 @@ private:
     std::map<std::string, DatasetMetrics> last_metrics_;
     std::string model_checksum_;
     std::chrono::milliseconds idle_wait_{5};
+    std::vector<Event> deferred_events_;  // production mode: events that met a busy database
+    bool reopen_sources_ = false;
 };
 
 }  // namespace isoflow

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "isoflow/forest/detail/model_file.hpp"
 #include "isoflow/io/file_source.hpp"
 #include "isoflow/quality/expectation.hpp"
+#include "isoflow/store/sinks.hpp"
 
 namespace isoflow {
 
@@ -46,6 +48,14 @@ struct ScoreSpec {
     std::string model;  // path of a model file (binary or .json)
 };
 
+// A table written as files instead of into pipeline.db: one file per batch in
+// `<path>/<table>/<table>-<batch id>.<csv|jsonl>`, published by atomic rename.
+struct FileSinkSpec {
+    enum class Format : std::uint8_t { csv, jsonl };
+    Format format = Format::csv;
+    std::filesystem::path path;
+};
+
 struct TableSpec {
     std::string name;
     std::string from;     // a source or an earlier table
@@ -55,6 +65,10 @@ struct TableSpec {
     std::vector<std::string> select;   // projection items ("expr AS name"); empty keeps all
     std::optional<ScoreSpec> score;
     bool stored = true;                // false: feeds later tables, keeps no rows
+    // Where the rows go instead of pipeline.db (its quarantine rows too): files ("sink" in JSON),
+    // or any Sink object, e.g. a CallbackSink (C++ only; it wins over `sink`).
+    std::optional<FileSinkSpec> sink;
+    std::shared_ptr<Sink> custom_sink;
 };
 
 struct PipelineSpec {
@@ -66,6 +80,9 @@ struct PipelineSpec {
     // Production mode: attempts per batch, and the first backoff (doubling each time).
     int max_attempts = 5;
     std::chrono::milliseconds first_backoff{200};
+    // How long a write waits for a lock another connection (an sqlite3 shell) holds before the
+    // batch fails with store_busy_error (retried in production mode).
+    std::chrono::milliseconds busy_timeout{5000};
 };
 
 namespace detail::pipeline_spec {
@@ -166,7 +183,7 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
 }
 
 inline TableSpec read_table(const SpecReader& r, const Value& v, const std::string& where) {
-    r.only_keys(v, {"name", "from", "quality", "expectations", "where", "select", "score", "stored"}, where);
+    r.only_keys(v, {"name", "from", "quality", "expectations", "where", "select", "score", "stored", "sink"}, where);
     TableSpec t;
     t.name = r.string(r.member(v, "name", where), where + ".name");
     if (t.name.empty()) r.fail(v, where + ".name: expected a table name, got an empty string");
@@ -181,6 +198,16 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
             t.where = r.string(value, at);
         } else if (key == "stored") {
             t.stored = r.boolean(value, at);
+        } else if (key == "sink") {
+            r.only_keys(value, {"format", "path"}, at);
+            FileSinkSpec sink;
+            const Value& f = r.member(value, "format", at);
+            const std::string format = r.string(f, at + ".format");
+            if (format == "csv") sink.format = FileSinkSpec::Format::csv;
+            else if (format == "jsonl") sink.format = FileSinkSpec::Format::jsonl;
+            else r.fail(f, at + ".format: expected \"csv\" or \"jsonl\", got \"" + format + "\"");
+            sink.path = r.path(r.member(value, "path", at), at + ".path");
+            t.sink = std::move(sink);
         } else if (key == "select") {
             if (value.kind != Value::Kind::array) r.fail(value, at + ": expected an array of expressions");
             for (std::size_t i = 0; i < value.array.size(); ++i)
@@ -222,7 +249,8 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
     detail::json::Parser parser(text, source);
     const Value doc = parser.parse_document();
     SpecReader r(source, base);
-    r.only_keys(doc, {"name", "storage", "mode", "sources", "tables", "max_attempts", "first_backoff_ms"}, "the pipeline");
+    r.only_keys(doc, {"name", "storage", "mode", "sources", "tables", "max_attempts", "first_backoff_ms",
+                     "busy_timeout_ms"}, "the pipeline");
     PipelineSpec spec;
     spec.name = r.string(r.member(doc, "name", "the pipeline"), "name");
     if (spec.name.empty()) r.fail(doc, "name: expected a pipeline name, got an empty string");
@@ -239,6 +267,10 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
     }
     if (const Value* b = doc.find("first_backoff_ms"))
         spec.first_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "first_backoff_ms"));
+    if (const Value* b = doc.find("busy_timeout_ms")) {
+        spec.busy_timeout = std::chrono::milliseconds(r.number<std::int64_t>(*b, "busy_timeout_ms"));
+        if (spec.busy_timeout.count() < 0) r.fail(*b, "busy_timeout_ms: expected 0 or more");
+    }
     const Value& sources = r.member(doc, "sources", "the pipeline");
     if (sources.kind != Value::Kind::object || sources.object.empty())
         r.fail(sources, "sources: expected an object with at least one source");
