@@ -25,6 +25,7 @@
 
 #include <isoflow/pipeline.hpp>
 
+#include "store/store_test_util.hpp"
 #include "forest/test_helpers.hpp"
 #include "pipeline_test_util.hpp"
 
@@ -299,25 +300,7 @@ bool mount_small_tmpfs(const fs::path& where, const char* options) {
     return ::mount("tmpfs", where.c_str(), "tmpfs", 0, options) == 0;
 }
 
-int in_child(const std::function<int()>& body) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("test: fork failed");
-    if (pid == 0) {
-        int code = 0;
-        try {
-            code = body();
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "child: %s\n", e.what());
-            code = 100;
-        }
-        std::fflush(nullptr);
-        ::_exit(code);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
+using store_test::in_child;  // runs a body in a forked child, returns its exit status
 
 void write_text(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }
 
