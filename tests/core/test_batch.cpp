@@ -79,3 +79,29 @@ TEST_CASE("column lookup is case-insensitive; exact case wins; ambiguity names b
         CHECK(std::string(e.what()).find("did you mean") != std::string::npos);
     }
 }
+
+TEST_CASE("Batch::filter with long runs of kept rows, a run to the end, and columns without nulls", "[core][batch]") {
+    const auto b = sample();  // 130 rows: runs below cross the 64-row word boundaries
+    std::vector<std::uint8_t> keep(b.num_rows(), 1);
+    for (std::size_t i : {0u, 1u, 63u, 64u, 100u}) keep[i] = 0;
+    const auto f = b.filter(keep);
+    REQUIRE(f.num_rows() == 125);
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < keep.size(); ++i) {
+        if (!keep[i]) continue;
+        CHECK(f.column("id").int64_values()[out] == static_cast<std::int64_t>(i));
+        CHECK(!f.column("id").is_null(out));
+        CHECK(!f.column("flag").is_null(out));
+        CHECK(f.column("name").is_null(out) == (i % 5 == 0));
+        if (i % 5 != 0) {
+            CHECK(f.column("name").string_at(out) == "name" + std::to_string(i));
+        }
+        ++out;
+    }
+    CHECK(f.column("id").null_count() == 0);
+    const auto all = b.filter(std::vector<std::uint8_t>(b.num_rows(), 1));
+    REQUIRE(all.num_rows() == 130);
+    CHECK(all.column("name").string_at(129) == "name129");
+    CHECK(!all.column("ts").is_null(129));
+    CHECK(all.column("Amount").null_count() == b.column("Amount").null_count());
+}

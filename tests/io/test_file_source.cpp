@@ -326,3 +326,73 @@ TEST_CASE("FileSource: a bounded queue keeps the (mtime, name) order and skips n
     CHECK(originals == expected);
     CHECK(std::count(taken.begin(), taken.end(), (dir / "in/old.json").string()) == 1);
 }
+
+TEST_CASE("FileSource read-ahead: the next batch is read on another thread and becomes the next plan unchanged") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.max_files_per_trigger = 2;
+    const auto ckpt = dir / "ckpt";
+    for (int i = 1; i <= 4; ++i) {
+        const auto name = "in/f" + std::to_string(i) + ".json";
+        write_file(dir / name, i == 4 ? "{'cust_id': 4, 'Amount': 4.5, 'Merchant': 'shop'}\n" : row(i));
+        age(dir / name, 100 - i);
+    }
+    write_file(dir / "in/f5.json", row(5));
+    age(dir / "in/f5.json", 50);
+    std::vector<std::int64_t> ids;
+    auto collect = [&](const SourceBatch& b) {
+        for (std::size_t r = 0; r < b.data.num_rows(); ++r) ids.push_back(b.data.column("cust_id").int64_values()[r]);
+    };
+    {
+        FileSource source(o, std::make_shared<FileCheckpoint>(ckpt));
+        CHECK(!source.plan_ahead());  // nothing in flight: plan() is the way
+        const auto first = source.plan();
+        REQUIRE(first);
+        REQUIRE(first->files.size() == 2);
+        const auto ahead = source.plan_ahead();
+        REQUIRE(ahead);
+        REQUIRE(ahead->files.size() == 2);
+        CHECK(ahead->files[0].path.ends_with("f3.json"));
+        CHECK(ahead->files[1].path.ends_with("f4.json"));
+        CHECK(source.plan_ahead() == ahead);  // asked again: the same files
+        CHECK(source.plan() == first);        // the batch in flight does not change
+
+        const SourceBatch b1 = source.read(*first);
+        collect(b1);
+        auto job = source.read_job(*ahead);
+        SourceBatch rows;
+        std::thread reader([&] { rows = job->run(); });
+        source.commit(*first);
+        reader.join();
+        const auto second = source.plan();
+        REQUIRE(second);
+        CHECK(second->files == ahead->files);
+        CHECK(second->batch_id == first->batch_id + 1);
+        const SourceBatch b2 = source.finish_read(*job, std::move(rows));
+        REQUIRE(b2.data.num_rows() == 2);
+        CHECK(b2.schema_version == 2);  // f4 brought a new column, recorded by finish_read
+        CHECK(source.schema().contains("Merchant"));
+        CHECK(std::string(b2.data.column("Merchant").string_at(1)) == "shop");
+        CHECK(b2.data.column("Merchant").is_null(0));
+        collect(b2);
+        // A read-ahead that is never used: f5 is planned ahead, then the source goes away
+        // (a crash) before the batch in flight commits.
+        const auto third_ahead = source.plan_ahead();
+        REQUIRE(third_ahead);
+        CHECK(third_ahead->files.size() == 1);
+    }
+    FileSource restarted(o, std::make_shared<FileCheckpoint>(ckpt));
+    CHECK(restarted.schema_version() == 2);
+    const auto replay = restarted.plan();  // the second batch was planned, never committed
+    REQUIRE(replay);
+    REQUIRE(replay->files.size() == 2);
+    CHECK(replay->files[0].path.ends_with("f3.json"));
+    ids.resize(2);  // its rows were not committed: read them again
+    collect(restarted.read(*replay));
+    restarted.commit(*replay);
+    while (auto p = restarted.plan()) {
+        collect(restarted.read(*p));
+        restarted.commit(*p);
+    }
+    CHECK(ids == std::vector<std::int64_t>{1, 2, 3, 4, 5});  // each row once, in order
+}

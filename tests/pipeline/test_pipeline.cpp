@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -365,4 +368,64 @@ TEST_CASE("schema evolution adds columns to the tables and logs a schema_change 
     for (const auto& e : pipeline.store().events_after(0, 100000))
         logged = logged || (e.event_type == "schema_change" && contains(e.details, "merchant"));
     CHECK(logged);
+}
+
+TEST_CASE("gold's anomaly_score is exactly minus the model's score_samples, nulls scored as NaN", "[pipeline][run]") {
+    // Double features (read in place, a column with nulls copied with NaN) and integer features
+    // (each value cast to float, as scikit-learn does) both give the model's own scores.
+    for (const std::string amount_type : {"DOUBLE", "BIGINT"}) {
+        TempDir dir("pipeline_exact_scores");
+        write_model(dir.path() / "model.iforest");
+        fs::create_directories(dir.path() / "landing");
+        std::mt19937 rng(11);
+        std::normal_distribution<double> normal;
+        std::vector<std::array<double, 3>> rows;
+        auto text = [](double v) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.17g", v);
+            return std::string(buf);
+        };
+        for (int f = 0; f < 3; ++f) {
+            std::ofstream out(dir.path() / "landing" / ("f" + std::to_string(f) + ".json"));
+            for (int i = 0; i < 300; ++i) {
+                const int id = static_cast<int>(rows.size());
+                std::array<double, 3> v{normal(rng), normal(rng), std::round(std::abs(normal(rng)) * 60)};
+                if (id % 17 == 5) v[1] = std::numeric_limits<double>::quiet_NaN();  // written as null
+                out << "{\"tx_id\": " << id << ", \"V1\": " << text(v[0])
+                    << ", \"V2\": " << (std::isnan(v[1]) ? std::string("null") : text(v[1]))
+                    << ", \"Amount\": " << static_cast<long long>(v[2]) << "}\n";
+                rows.push_back(v);
+            }
+        }
+        std::ofstream(dir / "pipeline.json") << R"({"name": "exact", "storage": "storage",
+  "sources": {"tx": {"path": "landing", "format": "json", "infer_column_types": true,
+                     "schema_hints": "tx_id BIGINT, V1 DOUBLE, V2 DOUBLE, Amount )" + amount_type + R"(",
+                     "max_files_per_trigger": 2, "settle_time_ms": 0}},
+  "tables": [{"name": "scored", "from": "tx", "score": {"model": "model.iforest"},
+              "select": ["tx_id", "anomaly_score", "is_anomaly"]}]})";
+        auto pipeline = isoflow::Pipeline::from_file(dir / "pipeline.json");
+        CHECK(pipeline.run_once().batches == 2);
+        const auto model = isoflow::IsolationForest<float>::load((dir.path() / "model.iforest").string());
+        isoflow::RowMatrix<float> X(static_cast<Eigen::Index>(rows.size()), 3);
+        for (std::size_t r = 0; r < rows.size(); ++r)
+            for (int j = 0; j < 3; ++j) X(static_cast<Eigen::Index>(r), j) = static_cast<float>(rows[r][static_cast<std::size_t>(j)]);
+        const Eigen::VectorXd expected = model.score_samples(X);
+        const auto gold = pipeline.store().read_table("scored");
+        REQUIRE(gold.num_rows() == rows.size());
+        for (std::size_t r = 0; r < gold.num_rows(); ++r) {
+            const auto id = static_cast<Eigen::Index>(gold.column("tx_id").int64_values()[r]);
+            CHECK(gold.column("anomaly_score").double_values()[r] == -expected(id));
+            CHECK(gold.column("is_anomaly").bool_values()[r] == (expected(id) < model.offset()));
+        }
+        // Rows with a null feature are counted per batch (the first batch has files f0 and f1).
+        std::size_t first_batch = 0, second_batch = 0;
+        for (std::size_t r = 0; r < rows.size(); ++r)
+            if (std::isnan(rows[r][1])) ++(r < 600 ? first_batch : second_batch);
+        REQUIRE(first_batch > 0);
+        REQUIRE(second_batch > 0);
+        const auto last = pipeline.store().last_batches(2);
+        REQUIRE(last.size() == 2);
+        CHECK(contains(last[1].metrics, "\"rows_with_missing_features\":" + std::to_string(first_batch) + ","));
+        CHECK(contains(last[0].metrics, "\"rows_with_missing_features\":" + std::to_string(second_batch) + ","));
+    }
 }

@@ -284,13 +284,28 @@ public:
     // a per-row type dispatch.
     [[nodiscard]] Column filter(std::span<const std::uint8_t> keep) const {
         Column out(type_);
+        const std::size_t n = std::min(size_, keep.size());
         std::size_t kept = 0;
-        for (std::size_t r = 0; r < size_; ++r) kept += keep[r] != 0;
+        for (std::size_t r = 0; r < n; ++r) kept += keep[r] != 0;
         out.validity_.assign((kept + 63) / 64, 0);
+        // Whole runs of kept rows at once: filters usually drop few rows.
+        auto for_each_run = [&](auto&& take) {
+            const std::uint8_t* k = keep.data();
+            for (std::size_t r = 0; r < n;) {
+                if (!k[r]) {
+                    ++r;
+                    continue;
+                }
+                const std::size_t e = static_cast<std::size_t>(std::find(k + r, k + n, std::uint8_t{0}) - k);
+                take(r, e);
+                r = e;
+            }
+        };
         auto gather = [&](const auto& from, auto& to) {
             to.reserve(kept);
-            for (std::size_t r = 0; r < size_; ++r)
-                if (keep[r]) to.push_back(from[r]);
+            for_each_run([&](std::size_t b, std::size_t e) {
+                to.insert(to.end(), from.begin() + static_cast<std::ptrdiff_t>(b), from.begin() + static_cast<std::ptrdiff_t>(e));
+            });
         };
         switch (type_) {
             case DataType::int64:
@@ -299,21 +314,26 @@ public:
             case DataType::boolean: gather(bools_, out.bools_); break;
             case DataType::string:
                 out.offsets_.reserve(kept + 1);
-                for (std::size_t r = 0; r < size_; ++r)
-                    if (keep[r]) {
-                        out.chars_.append(chars_, offsets_[r], offsets_[r + 1] - offsets_[r]);
-                        out.offsets_.push_back(out.chars_.size());
-                    }
+                for_each_run([&](std::size_t b, std::size_t e) {
+                    const std::size_t base = out.chars_.size() - offsets_[b];
+                    out.chars_.append(chars_, offsets_[b], offsets_[e] - offsets_[b]);
+                    for (std::size_t r = b + 1; r <= e; ++r) out.offsets_.push_back(offsets_[r] + base);
+                });
                 break;
         }
-        std::size_t i = 0;
-        for (std::size_t r = 0; r < size_; ++r) {
-            if (!keep[r]) continue;
-            if (is_valid(r))
-                out.validity_[i >> 6] |= std::uint64_t{1} << (i & 63);
-            else
-                ++out.null_count_;
-            ++i;
+        if (null_count_ == 0) {
+            for (std::size_t w = 0; w < kept / 64; ++w) out.validity_[w] = ~std::uint64_t{0};
+            if (kept % 64) out.validity_[kept / 64] = (std::uint64_t{1} << (kept % 64)) - 1;
+        } else {
+            std::size_t i = 0;
+            for (std::size_t r = 0; r < n; ++r) {
+                if (!keep[r]) continue;
+                if (is_valid(r))
+                    out.validity_[i >> 6] |= std::uint64_t{1} << (i & 63);
+                else
+                    ++out.null_count_;
+                ++i;
+            }
         }
         out.size_ = kept;
         return out;

@@ -119,63 +119,111 @@ public:
             in_flight_ = std::move(pending);
             return in_flight_;
         }
-        discover();
         BatchPlan plan;
-        plan.batch_id = log_->last_batch_id() + 1;
-        std::uint64_t bytes = 0;
-        std::size_t taken = 0;
-        while (taken < queue_.size() && plan.files.size() < options_.max_files_per_trigger) {
-            const SourceFile& f = queue_[taken];
-            if (options_.max_bytes_per_trigger && !plan.files.empty() && bytes + f.size > options_.max_bytes_per_trigger)
-                break;
-            bytes += f.size;
-            queued_.erase(f.path);
-            plan.files.push_back(f);
-            ++taken;
+        if (ahead_) {
+            plan = std::move(*ahead_);
+            ahead_.reset();
+        } else {
+            discover();
+            plan.files = take_from_queue();
         }
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+        plan.batch_id = log_->last_batch_id() + 1;
         if (plan.files.empty()) return std::nullopt;
         log_->save_plan(plan);
         in_flight_ = plan;
         return in_flight_;
     }
 
-    [[nodiscard]] SourceBatch read(const BatchPlan& plan) override {
-        if (!schema_) init_schema(plan);
-        detail::BatchBuilder builder(read_, schema_->fields());
-        SourceBatch out;
-        out.batch_id = plan.batch_id;
-        failed_.clear();
-        for (const auto& f : plan.files) {
-            builder.set_file(f.path);
-            const auto mark = builder.mark();
-            try {
-                auto cursor = detail::make_cursor(options_.format, f.path, f.path, read_, parser_);
-                cursor->read_into(builder, std::numeric_limits<std::size_t>::max() / 2);
-                std::string reason;
-                if (detail::cursor_skipped(*cursor, reason)) {
-                    builder.rollback(mark);
-                    builder.stats().skipped_files.push_back(SkippedFile{f.path, reason});
-                }
-            } catch (const io_error& e) {
-                builder.rollback(mark);
-                out.failed_files.push_back(SkippedFile{f.path, e.what()});
-                failed_.insert(f.path);
-                notices_.push_back(SourceNotice{f.path, e.what()});
-            }
+    // Read-ahead: the files of the batch that plan() will return once the batch in flight is
+    // committed, so that a caller can read them on another thread meanwhile (see ReadJob).
+    // Nothing is written to the log until plan() returns them. nullopt when no batch is in
+    // flight or no further file is ready.
+    [[nodiscard]] std::optional<BatchPlan> plan_ahead() {
+        if (!in_flight_) return std::nullopt;
+        if (!ahead_) {
+            discover();
+            auto files = take_from_queue();
+            if (files.empty()) return std::nullopt;
+            ahead_ = BatchPlan{in_flight_->batch_id + 1, std::move(files)};
         }
-        Schema now = builder.schema();
-        if (!(now == *schema_)) {
-            schema_ = now;
+        return ahead_;
+    }
+
+    // Everything reading a plan needs, copied, so that run() can go on another thread while
+    // this source is used for anything but another read: it touches neither the log nor the
+    // source. finish_read() then takes the result, on the source's thread, in plan order.
+    class ReadJob {
+    public:
+        [[nodiscard]] const BatchPlan& plan() const noexcept { return plan_; }
+        [[nodiscard]] SourceBatch run() {
+            detail::BatchBuilder builder(read_, fields_);
+            SourceBatch out;
+            out.batch_id = plan_.batch_id;
+            for (const auto& f : plan_.files) {
+                builder.set_file(f.path);
+                const auto mark = builder.mark();
+                try {
+                    auto cursor = detail::make_cursor(format_, f.path, f.path, read_, *parser_);
+                    cursor->read_into(builder, std::numeric_limits<std::size_t>::max() / 2);
+                    std::string reason;
+                    if (detail::cursor_skipped(*cursor, reason)) {
+                        builder.rollback(mark);
+                        builder.stats().skipped_files.push_back(SkippedFile{f.path, reason});
+                    }
+                } catch (const io_error& e) {
+                    builder.rollback(mark);
+                    out.failed_files.push_back(SkippedFile{f.path, e.what()});
+                }
+            }
+            out.stats = builder.stats();
+            schema_after_ = builder.schema();
+            out.data = builder.finish();
+            return out;
+        }
+
+    private:
+        friend class FileSource;
+        ReadJob(BatchPlan plan, ReadOptions read, std::vector<Field> fields, FileFormat format,
+                std::unique_ptr<simdjson::dom::parser> parser)
+            : plan_(std::move(plan)), read_(std::move(read)), fields_(std::move(fields)), format_(format),
+              parser_(std::move(parser)) {}
+        BatchPlan plan_;
+        ReadOptions read_;
+        std::vector<Field> fields_;
+        FileFormat format_;
+        std::unique_ptr<simdjson::dom::parser> parser_;  // the source's spare one, given back after
+        Schema schema_after_;
+    };
+
+    // A job that reads `plan` with the current schema. For the first batch the schema is
+    // inferred first, here.
+    [[nodiscard]] std::unique_ptr<ReadJob> read_job(const BatchPlan& plan) {
+        if (!schema_) init_schema(plan);
+        auto parser = spare_parser_ ? std::move(spare_parser_) : std::make_unique<simdjson::dom::parser>();
+        return std::unique_ptr<ReadJob>(new ReadJob(plan, read_, schema_->fields(), options_.format, std::move(parser)));
+    }
+
+    // Takes a job's rows after run(): records an evolved schema and the files that failed.
+    [[nodiscard]] SourceBatch finish_read(ReadJob& job, SourceBatch batch) {
+        if (job.parser_) spare_parser_ = std::move(job.parser_);  // keeps its buffers for the next job
+        failed_.clear();
+        for (const auto& f : batch.failed_files) {
+            failed_.insert(f.file);
+            notices_.push_back(SourceNotice{f.file, f.reason});
+        }
+        if (!(job.schema_after_ == *schema_)) {
+            schema_ = job.schema_after_;
             ++schema_version_;
             log_->save_schema(schema_version_, *schema_);
         }
-        out.schema_version = schema_version_;
-        out.stats = builder.stats();
-        out.data = builder.finish();
-        return out;
+        batch.schema_version = schema_version_;
+        return batch;
     }
 
+    [[nodiscard]] SourceBatch read(const BatchPlan& plan) override {
+        auto job = read_job(plan);
+        return finish_read(*job, job->run());
+    }
     void commit(const BatchPlan& plan) override {
         BatchPlan done = plan;
         // Files that could not be read are not marked seen: a later plan tries them again.
@@ -219,10 +267,10 @@ private:
         const std::uint64_t size = st->size;
         const std::string key = path.string();
         if (queued_.count(key)) return;
-        if (in_flight_) {
-            for (const auto& f : in_flight_->files)
-                if (f.path == key) return;
-        }
+        for (const auto* reserved : {&in_flight_, &ahead_})
+            if (*reserved)
+                for (const auto& f : (*reserved)->files)
+                    if (f.path == key) return;
         if (!options_.include_existing_files && mtime < start_time_ns_ && !log_->find(key)) return;
         if (!known_closed && now - mtime < std::chrono::duration_cast<std::chrono::nanoseconds>(options_.settle_time).count())
             return;  // may still be written to
@@ -243,6 +291,23 @@ private:
         enqueue(SourceFile{key, size, mtime});
     }
 
+    // The oldest queued files, up to the batch limits.
+    [[nodiscard]] std::vector<SourceFile> take_from_queue() {
+        std::vector<SourceFile> files;
+        std::uint64_t bytes = 0;
+        std::size_t taken = 0;
+        while (taken < queue_.size() && files.size() < options_.max_files_per_trigger) {
+            const SourceFile& f = queue_[taken];
+            if (options_.max_bytes_per_trigger && !files.empty() && bytes + f.size > options_.max_bytes_per_trigger)
+                break;
+            bytes += f.size;
+            queued_.erase(f.path);
+            files.push_back(f);
+            ++taken;
+        }
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+        return files;
+    }
     [[nodiscard]] static bool before(const SourceFile& a, const SourceFile& b) noexcept {
         return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
     }
@@ -355,11 +420,13 @@ private:
     bool overflow_ = false;  // a listing or notification found more files than the queue holds
     std::optional<SourceFile> cutoff_;  // then: the oldest file left out
     std::optional<BatchPlan> in_flight_;
+    std::optional<BatchPlan> ahead_;  // plan_ahead(): the next plan's files, not yet in the log
     std::set<std::string> failed_;
     std::unordered_map<std::string, SourceFile> failed_sizes_;
     std::set<std::string> reported_overwrites_;
     std::vector<SourceNotice> notices_;
-    simdjson::dom::parser parser_;
+    simdjson::dom::parser parser_;  // schema inference
+    std::unique_ptr<simdjson::dom::parser> spare_parser_;  // lent to read jobs
 };
 
 }  // namespace isoflow

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,8 +84,56 @@ public:
             columns.push_back(&c);
         }
         const auto n = batch.num_rows();
-        RowMatrix<float> X(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(columns.size()));
+        Eigen::VectorXd s;
+        if (n > 0) s = score_rows(columns, n, rows_with_missing);
+        Column score(DataType::float64), flag(DataType::boolean), version(DataType::string);
+        score.reserve(n);
+        flag.reserve(n);
+        version.reserve(n);
+        for (std::size_t r = 0; r < n; ++r) {
+            const double v = s(static_cast<Eigen::Index>(r));
+            score.append_double(-v);  // the paper's score: higher is more anomalous
+            flag.append_bool(v - model_.offset() < 0.0);
+            version.append_string(version_);
+        }
+        for (auto* name : {"anomaly_score", "is_anomaly", "model_version"})
+            if (batch.find_column(name))
+                throw_error<schema_error>("table '" + table_ + "': its input already has a column '" +
+                                          std::string(name) + "'");
+        batch.add_column("anomaly_score", std::move(score));
+        batch.add_column("is_anomaly", std::move(flag));
+        batch.add_column("model_version", std::move(version));
+        return batch;
+    }
+
+private:
+    // scikit-learn's score_samples of the rows; a null is NaN (it follows the larger child).
+    [[nodiscard]] Eigen::VectorXd score_rows(const std::vector<const Column*>& columns, std::size_t n,
+                                        std::uint64_t& rows_with_missing) const {
         std::vector<std::uint8_t> missing(n, 0);
+        const bool all_double = std::all_of(columns.begin(), columns.end(),
+                                            [](const Column* c) { return c->type() == DataType::float64; });
+        if (all_double) {
+            // Scored in place, column by column; only a column with nulls is copied, with NaN.
+            std::vector<std::vector<double>> copies;
+            copies.reserve(columns.size());
+            std::vector<const double*> data;
+            for (const Column* c : columns) {
+                const double* values = c->double_values().data();
+                if (c->null_count() > 0) {
+                    auto& copy = copies.emplace_back(values, values + n);
+                    for (std::size_t r = 0; r < n; ++r)
+                        if (c->is_null(r)) copy[r] = std::numeric_limits<double>::quiet_NaN();
+                    values = copy.data();
+                }
+                for (std::size_t r = 0; r < n; ++r) missing[r] |= static_cast<std::uint8_t>(std::isnan(values[r]));
+                data.push_back(values);
+            }
+            for (auto m : missing) rows_with_missing += m;
+            return model_.score_columns(std::span<const double* const>(data), n);
+        }
+        // int64 features: each value converts to float directly, as scikit-learn's cast does.
+        RowMatrix<float> X(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(columns.size()));
         for (std::size_t k = 0; k < columns.size(); ++k) {
             const Column& c = *columns[k];
             for (std::size_t r = 0; r < n; ++r) {
@@ -101,30 +150,9 @@ public:
             }
         }
         for (auto m : missing) rows_with_missing += m;
-        Column score(DataType::float64), flag(DataType::boolean), version(DataType::string);
-        score.reserve(n);
-        flag.reserve(n);
-        version.reserve(n);
-        if (n > 0) {
-            const Eigen::VectorXd s = model_.score_samples(X);
-            for (std::size_t r = 0; r < n; ++r) {
-                const double v = s(static_cast<Eigen::Index>(r));
-                score.append_double(-v);  // the paper's score: higher is more anomalous
-                flag.append_bool(v - model_.offset() < 0.0);
-                version.append_string(version_);
-            }
-        }
-        for (auto* name : {"anomaly_score", "is_anomaly", "model_version"})
-            if (batch.find_column(name))
-                throw_error<schema_error>("table '" + table_ + "': its input already has a column '" +
-                                          std::string(name) + "'");
-        batch.add_column("anomaly_score", std::move(score));
-        batch.add_column("is_anomaly", std::move(flag));
-        batch.add_column("model_version", std::move(version));
-        return batch;
+        return model_.score_samples(X);
     }
 
-private:
     std::string path_, table_, checksum_, version_;
     IsolationForest<float> model_;
 };
@@ -300,6 +328,7 @@ private:
     }
 
     void open_sources() {
+        drop_read_ahead();
         sources_.clear();
         for (const auto& [name, options] : spec_.sources) {
             auto log = std::make_shared<StoreSeenFileLog>(store_, name);
@@ -412,7 +441,10 @@ private:
         }
         store_->record_plan(batch_id, plan_json, model_checksum_);
 
-        SourceBatch input = source->read(*plan);
+        SourceBatch input = read_planned(source_index, *source, *plan);
+        // The next batch's files are parsed on another thread while this one goes through the
+        // tables and into SQLite (the writer is the bottleneck; parsing is the next cost).
+        start_read_ahead(source_index, *source);
         for (const auto& change : input.stats.schema_changes) {
             std::string added;
             for (const auto& f : change.added)
@@ -528,6 +560,35 @@ private:
         return true;
     }
 
+    // The rows of `plan`: those read ahead when they are this plan's, else read now.
+    SourceBatch read_planned(std::size_t source_index, FileSource& source, const BatchPlan& plan) {
+        if (read_ahead_ && read_ahead_->source == source_index && read_ahead_->job->plan().files == plan.files) {
+            ReadAhead ahead = std::move(*read_ahead_);
+            read_ahead_.reset();
+            SourceBatch batch = source.finish_read(*ahead.job, ahead.rows.get());  // get() rethrows
+            batch.batch_id = plan.batch_id;
+            return batch;
+        }
+        drop_read_ahead();
+        return source.read(plan);
+    }
+
+    void start_read_ahead(std::size_t source_index, FileSource& source) {
+        if (read_ahead_) return;
+        const auto next = source.plan_ahead();
+        if (!next) return;
+        auto job = source.read_job(*next);
+        auto* raw = job.get();
+        read_ahead_ = ReadAhead{source_index, std::move(job), std::async(std::launch::async, [raw] { return raw->run(); })};
+    }
+
+    // Waits for a read in progress and forgets it (its files are planned again).
+    void drop_read_ahead() noexcept {
+        if (!read_ahead_) return;
+        if (read_ahead_->rows.valid()) read_ahead_->rows.wait();
+        read_ahead_.reset();
+    }
+
     [[nodiscard]] static std::string describe_sink(const Sink& sink) {
         if (const auto* files = dynamic_cast<const FileSink*>(&sink))
             return detail::pipeline::json_string(files->folder().string());
@@ -613,6 +674,12 @@ private:
     std::string model_checksum_;
     std::chrono::milliseconds idle_wait_{5};
     std::vector<Event> deferred_events_;  // production mode: events that met a busy database
+    struct ReadAhead {
+        std::size_t source = 0;
+        std::unique_ptr<FileSource::ReadJob> job;  // declared before `rows`: outlives the thread
+        std::future<SourceBatch> rows;
+    };
+    std::optional<ReadAhead> read_ahead_;
     bool reopen_sources_ = false;
 };
 

@@ -382,7 +382,8 @@ private:
     bool process(BatchBuilder& builder, std::string_view record, std::uint64_t line, std::string_view raw_line,
                  std::size_t lead) {
         builder.begin_record(line);
-        if (!template_.empty() && template_layout_ == builder.layout_version()) {
+        // Records that keep missing the template (varying keys) stop paying for it.
+        if (!template_.empty() && template_layout_ == builder.layout_version() && template_misses_ < 16) {
             if (parse_templated(builder, record)) {
                 template_misses_ = 0;
                 builder.end_record();
@@ -562,8 +563,17 @@ private:
                 p = q;
             } else if (c == '"') {
                 const char* close = flat::scan_plain_string(p + 1, end);
-                if (!close || slot.type != DataType::string) return false;
-                column.append_string(std::string_view(p + 1, static_cast<std::size_t>(close - p - 1)));
+                if (!close) return false;
+                const std::string_view text(p + 1, static_cast<std::size_t>(close - p - 1));
+                if (slot.type == DataType::string) {
+                    column.append_string(text);
+                } else if (slot.type == DataType::timestamp) {
+                    const auto t = parse_timestamp(text);
+                    if (!t) return false;  // rescued by the general path
+                    column.append_timestamp(*t);
+                } else {
+                    return false;
+                }
                 p = close + 1;
             } else if (flat::literal(p, end, "null")) {
                 column.append_null();
