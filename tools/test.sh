@@ -4,7 +4,7 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer. Installs what is missing first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/tools/install-deps.sh"
+bash "$root/tools/install-deps.sh" --tests
 jobs="$(nproc)"
 
 echo "== Release build: every target, every public header on its own, every test" >&2

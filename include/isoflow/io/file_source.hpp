@@ -106,7 +106,11 @@ public:
             if (auto t = log_->property("start_time_ns")) {
                 start_time_ns_ = std::stoll(*t);
             } else {
-                start_time_ns_ = now_ns();
+                // mtimes come from the kernel's coarse clock, which can lag now() by a tick (a
+                // few ms): a file written just after the start could look older than it and be
+                // skipped. Starting 50 ms early reads such a file; the price is that files
+                // written in the 50 ms before the start are read too.
+                start_time_ns_ = now_ns() - 50'000'000;
                 log_->set_property("start_time_ns", std::to_string(start_time_ns_));
             }
         }

@@ -6,11 +6,10 @@
 
 #include <simdjson.h>
 
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -156,14 +155,10 @@ public:
         }
         for (const auto& e : fs::directory_iterator(dir_ / "properties")) {
             if (e.path().filename().string().front() == '.') continue;
-            std::FILE* f = std::fopen(e.path().c_str(), "rb");
-            if (!f) continue;
-            std::string value;
-            char buf[256];
-            std::size_t n = 0;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) value.append(buf, n);
-            std::fclose(f);
-            props_[e.path().filename().string()] = value;
+            std::ifstream in(e.path(), std::ios::binary);  // a path: wide names on Windows
+            if (!in) continue;
+            std::string value{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+            props_[e.path().filename().string()] = std::move(value);
         }
     }
 

@@ -1,6 +1,12 @@
-// Change notifications for a directory tree. inotify on Linux; elsewhere there is no watcher and
-// the file source relies on listing alone.
+// Change notifications for a directory tree. inotify on Linux (unless ISOFLOW_IO_PORTABLE_ONLY,
+// see platform.hpp); elsewhere there is no watcher and the file source relies on listing alone.
 #pragma once
+
+#if defined(__linux__) && !defined(ISOFLOW_IO_PORTABLE_ONLY)
+#define ISOFLOW_IO_DETAIL_INOTIFY 1
+#else
+#define ISOFLOW_IO_DETAIL_INOTIFY 0
+#endif
 
 #include <filesystem>
 #include <memory>
@@ -8,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#if defined(__linux__)
+#if ISOFLOW_IO_DETAIL_INOTIFY
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -25,7 +31,7 @@ public:
     virtual bool poll(std::vector<std::filesystem::path>& closed) = 0;
 };
 
-#if defined(__linux__)
+#if ISOFLOW_IO_DETAIL_INOTIFY
 class InotifyWatcher final : public DirectoryWatcher {
 public:
     InotifyWatcher(const std::filesystem::path& root, bool recursive) : recursive_(recursive) {
@@ -90,7 +96,7 @@ private:
 
 // A watcher for `root`, or nullptr when the platform has none (listing then does the work).
 [[nodiscard]] inline std::unique_ptr<DirectoryWatcher> make_watcher(const std::filesystem::path& root, bool recursive) {
-#if defined(__linux__)
+#if ISOFLOW_IO_DETAIL_INOTIFY
     auto w = std::make_unique<InotifyWatcher>(root, recursive);
     if (w->ok()) return w;
 #else
