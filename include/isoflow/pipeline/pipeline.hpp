@@ -15,11 +15,13 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "isoflow/core/batch.hpp"
@@ -27,6 +29,8 @@
 #include "isoflow/forest/isolation_forest.hpp"
 #include "isoflow/io/file_source.hpp"
 #include "isoflow/pipeline/spec.hpp"
+#include "isoflow/pipeline/stages.hpp"
+#include "isoflow/quality/detail/parser.hpp"
 #include "isoflow/quality/expectation.hpp"
 #include "isoflow/quality/expression.hpp"
 #include "isoflow/store/sinks.hpp"
@@ -53,13 +57,14 @@ namespace detail::pipeline {
 // The scoring stage: the model's features matched to columns by name, case-insensitively.
 class Scorer {
 public:
-    Scorer(const std::string& path, const std::string& table) : path_(path), table_(table) {
+    // `label` says where the stage is in messages: "table 'gold', stage 2 (score model.iforest)".
+    Scorer(const std::string& path, std::string label) : path_(path), label_(std::move(label)) {
         const std::string bytes = read_whole_file(path);
         checksum_ = hex64(fnv1a(bytes.data(), bytes.size()));
         model_ = ends_with_json(path) ? IsolationForest<float>::from_json(bytes, path)
                                       : IsolationForest<float>::from_bytes(bytes, path);
         if (model_.feature_names_in().empty())
-            throw_error<config_error>("table '" + table + "': the model " + path +
+            throw_error<config_error>(label_ + ": the model " + path +
                                       " has no feature names; train it with named columns so that "
                                       "the pipeline can match them");
         version_ = std::filesystem::path(path).filename().string() + "@" + checksum_.substr(0, 12);
@@ -67,42 +72,56 @@ public:
 
     [[nodiscard]] const std::string& checksum() const noexcept { return checksum_; }
 
+    // Why a batch of `schema` cannot be scored (a missing or non-numeric feature, an output
+    // column already there), or nothing.
+    [[nodiscard]] std::optional<std::string> problem(const Schema& schema) const {
+        for (const auto& name : model_.feature_names_in()) {
+            const auto i = schema.find(name);
+            if (!i)
+                return label_ + ": the model's feature '" + name + "' is not a column of its input" +
+                       schema.suggestions(name);
+            const DataType type = schema.field(*i).type;
+            if (type != DataType::int64 && type != DataType::float64)
+                return label_ + ": the model's feature '" + name + "' is a " + std::string(to_string(type)) +
+                       " column; expected a number";
+        }
+        for (auto* name : {"anomaly_score", "is_anomaly", "model_version"})
+            if (schema.find(name)) return label_ + ": its input already has a column '" + std::string(name) + "'";
+        return std::nullopt;
+    }
+
+    [[nodiscard]] Schema output_schema(const Schema& input) const {
+        if (auto p = problem(input)) throw_error<schema_error>(*p);
+        Schema out = input;
+        out.add(Field{"anomaly_score", DataType::float64, true});
+        out.add(Field{"is_anomaly", DataType::boolean, true});
+        out.add(Field{"model_version", DataType::string, true});
+        return out;
+    }
+
     // Adds anomaly_score, is_anomaly and model_version. A null feature value follows the larger
     // child at each split on it; such rows are counted.
     [[nodiscard]] Batch apply(Batch batch, std::uint64_t& rows_with_missing) const {
+        if (auto p = problem(batch.schema())) throw_error<schema_error>(*p);
         const auto& names = model_.feature_names_in();
         std::vector<const Column*> columns;
-        for (const auto& name : names) {
-            const auto i = batch.schema().find(name);
-            if (!i)
-                throw_error<schema_error>("table '" + table_ + "': the model's feature '" + name +
-                                          "' is not a column of its input" + batch.schema().suggestions(name));
-            const auto& c = batch.column(*i);
-            if (c.type() != DataType::int64 && c.type() != DataType::float64)
-                throw_error<schema_error>("table '" + table_ + "': the model's feature '" + name + "' is a " +
-                                          std::string(to_string(c.type())) + " column; expected a number");
-            columns.push_back(&c);
-        }
+        for (const auto& name : names) columns.push_back(&batch.column(*batch.schema().find(name)));
         const auto n = batch.num_rows();
         Eigen::VectorXd s;
         if (n > 0) s = score_rows(columns, n, rows_with_missing);
-        Column score(DataType::float64), flag(DataType::boolean), version(DataType::string);
-        score.reserve(n);
-        flag.reserve(n);
-        version.reserve(n);
+        Column scores(DataType::float64), flags(DataType::boolean), versions(DataType::string);
+        scores.reserve(n);
+        flags.reserve(n);
+        versions.reserve(n);
         for (std::size_t r = 0; r < n; ++r) {
             const double v = s(static_cast<Eigen::Index>(r));
-            score.append_double(-v);  // the paper's score: higher is more anomalous
-            flag.append_bool(v - model_.offset() < 0.0);
-            version.append_string(version_);
+            scores.append_double(-v);  // the paper's score: higher is more anomalous
+            flags.append_bool(v - model_.offset() < 0.0);
+            versions.append_string(version_);
         }
-        for (auto* name : {"anomaly_score", "is_anomaly", "model_version"})
-            if (batch.find_column(name))
-                throw_error<schema_error>("table '" + table_ + "': its input already has a column '" +
-                                          std::string(name) + "'");
-        batch.add_column("anomaly_score", std::move(score));
-        batch.add_column("is_anomaly", std::move(flag));
-        batch.add_column("model_version", std::move(version));
+        batch.add_column("anomaly_score", std::move(scores));
+        batch.add_column("is_anomaly", std::move(flags));
+        batch.add_column("model_version", std::move(versions));
         return batch;
     }
 
@@ -153,21 +172,261 @@ private:
         return model_.score_samples(X);
     }
 
-    std::string path_, table_, checksum_, version_;
+    std::string path_, label_, checksum_, version_;
     IsolationForest<float> model_;
 };
 
-// One table's stages, compiled against its input schema (and again when that changes).
+// What the stages of one table hand back to the pipeline besides the rows.
+struct StepContext {
+    std::uint64_t missing_feature_rows = 0;
+    std::optional<DatasetMetrics> metrics;  // set when the table has expectations
+    std::optional<Batch> quarantine;        // rows for <table>_quarantine
+};
+
+// The syntax of a select list, without a schema (Projection::compile checks the rest).
+inline void check_select_syntax(std::string_view list, std::string_view origin) {
+    Parser parser(list, origin);
+    for (;;) {
+        if (parser.peek().is_symbol("*")) {
+            parser.advance();
+        } else {
+            (void)parser.parse_expression();
+            if (parser.peek().is_keyword("as")) {
+                parser.advance();
+                if (!parser.take_name())
+                    parser.fail(parser.peek(), "expected a column name after AS but found " + describe(parser.peek()));
+            } else {
+                (void)parser.take_name();
+            }
+        }
+        if (parser.at_end()) return;
+        if (!parser.peek().is_symbol(","))
+            parser.fail(parser.peek(), "expected ',' or the end of the select list but found " + describe(parser.peek()));
+        parser.advance();
+    }
+}
+
+// Each step compiles its stage for its input schema, again only when that schema changes.
+// output_schema() says what comes out for a given input, throwing what run() would throw; it is
+// empty when that cannot be known ahead (a map stage without a declared output schema).
+class FilterStep {
+public:
+    FilterStep(std::string condition, std::string label) : condition_(std::move(condition)), label_(std::move(label)) {
+        Parser parser(condition_, label_);
+        if (parser.peek().is_keyword("where")) parser.advance();
+        (void)parser.parse_expression();
+        parser.expect_end();
+    }
+    [[nodiscard]] std::optional<Schema> output_schema(const Schema& input) {
+        compile(input);
+        return input;
+    }
+    [[nodiscard]] Batch run(Batch input, StepContext&) {
+        compile(input.schema());
+        const auto keep = filter_->mask(input);
+        if (std::all_of(keep.begin(), keep.end(), [](std::uint8_t k) { return k != 0; })) return input;
+        return input.filter(keep);
+    }
+
+private:
+    void compile(const Schema& schema) {
+        if (compiled_for_ && *compiled_for_ == schema) return;
+        filter_ = Filter::compile(condition_, schema, label_);
+        compiled_for_ = schema;
+    }
+    std::string condition_, label_;
+    std::optional<Schema> compiled_for_;
+    std::optional<Filter> filter_;
+};
+
+class SelectStep {
+public:
+    SelectStep(const std::vector<std::string>& items, std::string label) : label_(std::move(label)) {
+        for (const auto& item : items) list_ += (list_.empty() ? "" : ", ") + item;
+        check_select_syntax(list_, label_);
+    }
+    [[nodiscard]] std::optional<Schema> output_schema(const Schema& input) {
+        compile(input);
+        return projection_->output_schema();
+    }
+    [[nodiscard]] Batch run(Batch input, StepContext&) {
+        compile(input.schema());
+        return projection_->apply(input);
+    }
+
+private:
+    void compile(const Schema& schema) {
+        if (compiled_for_ && *compiled_for_ == schema) return;
+        projection_ = Projection::compile(list_, schema, label_);
+        compiled_for_ = schema;
+    }
+    std::string list_, label_;
+    std::optional<Schema> compiled_for_;
+    std::optional<Projection> projection_;
+};
+
+class ExpectStep {
+public:
+    ExpectStep(const std::string& table, const std::vector<Expectation>& group) : expectations_(table) {
+        for (const auto& e : group) {
+            expectations_.add(e);
+            quarantines_ = quarantines_ || e.action() == ExpectationAction::quarantine;
+        }
+    }
+    [[nodiscard]] bool quarantines() const noexcept { return quarantines_; }
+    [[nodiscard]] const TableExpectations& expectations() const noexcept { return expectations_; }
+    [[nodiscard]] std::optional<Schema> output_schema(const Schema& input) {
+        expectations_.compile(input);
+        return input;
+    }
+    // The schema of the quarantine rows this step makes from an input of `input`.
+    [[nodiscard]] static Schema quarantine_schema(const Schema& input) {
+        Schema out = input;
+        if (!out.contains(kFailedExpectationsColumn))
+            out.add(Field{std::string(kFailedExpectationsColumn), DataType::string, false});
+        return out;
+    }
+    [[nodiscard]] Batch run(Batch input, StepContext& context) {
+        auto result = expectations_.apply(std::move(input));
+        if (context.metrics) *context.metrics += result.metrics;
+        else context.metrics = std::move(result.metrics);
+        if (result.quarantine.num_columns() > 0 && result.quarantine.num_rows() > 0)
+            context.quarantine = std::move(result.quarantine);
+        return std::move(result.output);
+    }
+
+private:
+    TableExpectations expectations_;
+    bool quarantines_ = false;
+};
+
+class ScoreStep {
+public:
+    explicit ScoreStep(std::shared_ptr<Scorer> scorer) : scorer_(std::move(scorer)) {}
+    [[nodiscard]] std::optional<Schema> output_schema(const Schema& input) { return scorer_->output_schema(input); }
+    [[nodiscard]] Batch run(Batch input, StepContext& context) {
+        return scorer_->apply(std::move(input), context.missing_feature_rows);
+    }
+
+private:
+    std::shared_ptr<Scorer> scorer_;
+};
+
+class MapStep {
+public:
+    MapStep(MapStage stage, std::string label) : stage_(std::move(stage)), label_(std::move(label)) {
+        if (!stage_.fn) throw_error<config_error>(label_ + ": the map stage has no function");
+    }
+    [[nodiscard]] std::optional<Schema> output_schema(const Schema& input) {
+        if (!stage_.output_schema) return std::nullopt;
+        return stage_.output_schema(input);
+    }
+    [[nodiscard]] Batch run(Batch input, StepContext&) {
+        if (stage_.output_schema && !(expected_for_ && *expected_for_ == input.schema())) {
+            expected_ = stage_.output_schema(input.schema());
+            expected_for_ = input.schema();
+        }
+        Batch out = stage_.fn(std::move(input));
+        if (stage_.output_schema && !same_columns(out.schema(), *expected_))
+            throw_error<schema_error>(label_ + ": the function returned the columns (" + out.schema().to_string() +
+                                      ") but its output schema function says (" + expected_->to_string() + ")");
+        return out;
+    }
+
+private:
+    // Names and types in order; nullability is a column's business.
+    [[nodiscard]] static bool same_columns(const Schema& a, const Schema& b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (a.field(i).name != b.field(i).name || a.field(i).type != b.field(i).type) return false;
+        return true;
+    }
+    MapStage stage_;
+    std::string label_;
+    std::optional<Schema> expected_for_, expected_;
+};
+
+using Step = std::variant<FilterStep, SelectStep, ExpectStep, ScoreStep, MapStep>;
+
+// One table's stages, in order, each compiled against its input schema.
 struct TableRuntime {
     TableSpec spec;
-    std::optional<TableExpectations> expectations;
-    std::shared_ptr<Scorer> scorer;
-    std::optional<Schema> compiled_for;
-    std::optional<Filter> filter;
-    std::optional<Projection> projection;
+    std::vector<Step> steps;
+    std::vector<std::shared_ptr<Scorer>> scorers;  // in stage order
+    bool has_expectations = false;
     DatasetMetrics totals;
     std::shared_ptr<Sink> sink;  // rows go here instead of pipeline.db
 };
+
+// Turns a table's stages into steps. Consecutive expectation stages form one group (they see the
+// same rows); a table has one quarantine table, so only one group may quarantine, and an
+// expectation name is used once per table, so that the table's metrics add up by name.
+inline void make_steps(TableRuntime& t) {
+    const std::vector<Stage> stages = table_stages(t.spec);
+    std::vector<std::string> names;
+    std::string quarantining;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const std::string label = "table '" + t.spec.name + "', stage " + std::to_string(i + 1);
+        if (const auto* e = std::get_if<ExpectStage>(&stages[i])) {
+            std::vector<Expectation> group = e->expectations;
+            std::size_t last = i;
+            while (last + 1 < stages.size() && std::holds_alternative<ExpectStage>(stages[last + 1])) {
+                for (const auto& x : std::get<ExpectStage>(stages[++last]).expectations) group.push_back(x);
+            }
+            const std::string where = last == i ? label : label + "-" + std::to_string(last + 1);
+            for (const auto& x : group) {
+                if (std::find(names.begin(), names.end(), x.name()) != names.end())
+                    throw_error<config_error>(where + ": expectation '" + x.name() + "' is defined twice on table '" +
+                                              t.spec.name + "': expectation names must be unique per table");
+                names.push_back(x.name());
+            }
+            ExpectStep step(t.spec.name, group);
+            if (step.quarantines()) {
+                if (!quarantining.empty())
+                    throw_error<config_error>(
+                        "table '" + t.spec.name + "' quarantines rows in two expectation stages (" + quarantining +
+                        " and " + where.substr(where.find("stage")) + "); a table has one quarantine table: "
+                        "put the quarantining expectations in one stage, or next to each other");
+                quarantining = where.substr(where.find("stage"));
+            }
+            t.steps.emplace_back(std::move(step));
+            t.has_expectations = true;
+            i = last;
+            continue;
+        }
+        const std::string described = label + " (" + isoflow::describe(stages[i]) + ")";
+        if (const auto* w = std::get_if<WhereStage>(&stages[i])) {
+            t.steps.emplace_back(FilterStep(w->condition, described));
+        } else if (const auto* s = std::get_if<SelectStage>(&stages[i])) {
+            if (s->items.empty()) throw_error<config_error>(described + ": the select list is empty");
+            t.steps.emplace_back(SelectStep(s->items, described));
+        } else if (const auto* sc = std::get_if<ScoreStage>(&stages[i])) {
+            auto scorer = std::make_shared<Scorer>(sc->model, described);
+            t.scorers.push_back(scorer);
+            t.steps.emplace_back(ScoreStep(std::move(scorer)));
+        } else if (const auto* m = std::get_if<MapStage>(&stages[i])) {
+            t.steps.emplace_back(MapStep(*m, described));
+        }
+    }
+}
+
+// The schema a source's batches will have, when its options fix it: a declared schema (with
+// its hints) that no file can extend, then the columns the reader adds.
+[[nodiscard]] inline std::optional<Schema> declared_schema(const FileSourceOptions& o) {
+    if (!o.schema) return std::nullopt;
+    if (o.schema_evolution_mode.value_or(SchemaEvolutionMode::none) == SchemaEvolutionMode::add_new_columns)
+        return std::nullopt;
+    auto fields = o.schema->fields();
+    apply_hints(fields, parse_schema_hints(o.schema_hints));
+    Schema out(std::move(fields));
+    auto add = [&](const std::string& name, DataType type) {
+        if (!out.contains(name)) out.add(Field{name, type, true});
+    };
+    if (!o.rescued_data_column.empty()) add(o.rescued_data_column, DataType::string);
+    add(std::string(kSourceFileColumn), DataType::string);
+    add(std::string(kSourceLineColumn), DataType::int64);  // the pipeline always asks for it
+    return out;
+}
 
 [[nodiscard]] inline std::shared_ptr<Sink> make_sink(const TableSpec& t) {
     if (t.custom_sink) return t.custom_sink;
@@ -187,19 +446,19 @@ struct RunSummary {
 
 class Pipeline {
 public:
-    // Checks the definition (names, references, cycles, model files) and opens the storage
-    // (a second process on the same storage is refused). Nothing is read yet.
+    // Checks the definition (names, references, cycles, model files, and every stage's columns
+    // and types where a source declares its schema) and opens the storage (a second process on
+    // the same storage is refused). Nothing is read yet.
     explicit Pipeline(PipelineSpec spec) : spec_(std::move(spec)) {
         validate();
         SqliteStoreOptions options;
         options.busy_timeout = spec_.busy_timeout;
         store_ = std::make_shared<SqliteStore>(spec_.storage, options);
-        for (auto& t : tables_) {
-            if (t.spec.score) {
-                t.scorer = std::make_shared<detail::pipeline::Scorer>(t.spec.score->model, t.spec.name);
-                if (!model_checksum_.empty() && model_checksum_ != t.scorer->checksum())
+        for (const auto& t : tables_) {
+            for (const auto& scorer : t.scorers) {
+                if (!model_checksum_.empty() && model_checksum_ != scorer->checksum())
                     model_checksum_ += "+";
-                model_checksum_ += t.scorer->checksum();
+                model_checksum_ += scorer->checksum();
             }
         }
         open_sources();
@@ -217,7 +476,7 @@ public:
     [[nodiscard]] std::vector<DatasetMetrics> expectation_totals() const {
         std::vector<DatasetMetrics> out;
         for (const auto& t : tables_)
-            if (t.expectations) {
+            if (t.has_expectations) {
                 DatasetMetrics m = t.totals;
                 m.dataset = t.spec.name;
                 out.push_back(std::move(m));
@@ -316,14 +575,46 @@ private:
                                                   "' has a sink and \"stored\": false; a sink stores the table "
                                                   "(remove one of them)");
             runtime.sink = detail::pipeline::make_sink(*it);
-            if (!it->expectations.empty()) {
-                runtime.expectations.emplace(it->name);
-                for (const auto& e : it->expectations) runtime.expectations->add(Expectation(e.name, e.constraint, e.action));
-            }
+            detail::pipeline::make_steps(runtime);
             ready[detail::to_lower(it->name)] = true;
             ready[detail::to_lower(it->name + "_quarantine")] = true;
             tables_.push_back(std::move(runtime));
             pending.erase(it);
+        }
+        check_schemas_ahead();
+    }
+
+    // Where a source declares its schema, every table it feeds is compiled now, stage by stage,
+    // so that an unknown column or a type error stops the pipeline before anything runs. A table
+    // whose input is not known ahead (an inferred schema, a map stage without an output schema)
+    // is checked at its first batch instead, before anything of that batch is committed.
+    void check_schemas_ahead() {
+        struct Known {
+            Schema schema;
+            std::string source;
+        };
+        std::map<std::string, Known> known;  // lower-case source or table name
+        for (const auto& [name, options] : spec_.sources)
+            if (auto schema = detail::pipeline::declared_schema(options))
+                known.emplace(detail::to_lower(name), Known{std::move(*schema), name});
+        for (auto& t : tables_) {
+            const auto in = known.find(detail::to_lower(t.spec.from));
+            if (in == known.end()) continue;
+            const std::string source = in->second.source;
+            std::optional<Schema> schema = in->second.schema;
+            try {
+                for (auto& step : t.steps) {
+                    if (auto* e = std::get_if<detail::pipeline::ExpectStep>(&step); e && e->quarantines())
+                        known.insert_or_assign(detail::to_lower(t.spec.name + "_quarantine"),
+                                               Known{detail::pipeline::ExpectStep::quarantine_schema(*schema), source});
+                    schema = std::visit([&](auto& s) { return s.output_schema(*schema); }, step);
+                    if (!schema) break;
+                }
+            } catch (const error& e) {
+                detail::throw_error<config_error>(std::string(e.what()) + "\n  (checked when the pipeline was built: source '" +
+                                                  source + "' declares its schema)");
+            }
+            if (schema) known.insert_or_assign(detail::to_lower(t.spec.name), Known{std::move(*schema), source});
         }
     }
 
@@ -376,33 +667,15 @@ private:
               R"({"update_progress":{"state":")" + state + R"("}})");
     }
 
-    // Runs the stages of one table over its input.
+    // Runs the stages of one table over its input, in order.
     Batch run_table(detail::pipeline::TableRuntime& t, Batch input, std::map<std::string, Batch>& outputs,
                     std::uint64_t& missing_feature_rows) {
-        if (!t.compiled_for || !(*t.compiled_for == input.schema())) {
-            t.filter.reset();
-            t.projection.reset();
-            const std::string origin = "table '" + t.spec.name + "'";
-            if (!t.spec.where.empty()) t.filter = Filter::compile(t.spec.where, input.schema(), origin + " where");
-            t.compiled_for = input.schema();
-        }
+        detail::pipeline::StepContext context;
         Batch out = std::move(input);
-        if (t.filter) out = t.filter->apply(out);
-        if (t.scorer) out = t.scorer->apply(std::move(out), missing_feature_rows);
-        if (!t.spec.select.empty()) {
-            std::string list;
-            for (const auto& item : t.spec.select) list += (list.empty() ? "" : ", ") + item;
-            // Compiled per batch only when the scored schema changes; cheap (microseconds) anyway.
-            t.projection = Projection::compile(list, out.schema(), "table '" + t.spec.name + "' select");
-            out = t.projection->apply(out);
-        }
-        if (t.expectations) {
-            auto result = t.expectations->apply(std::move(out));
-            out = std::move(result.output);
-            last_metrics_[t.spec.name] = result.metrics;  // added to the totals once committed
-            if (result.quarantine.num_columns() > 0 && result.quarantine.num_rows() > 0)
-                outputs[t.spec.name + "_quarantine"] = std::move(result.quarantine);
-        }
+        for (auto& step : t.steps) out = std::visit([&](auto& s) { return s.run(std::move(out), context); }, step);
+        missing_feature_rows += context.missing_feature_rows;
+        if (context.metrics) last_metrics_[t.spec.name] = std::move(*context.metrics);  // added to the totals once committed
+        if (context.quarantine) outputs[t.spec.name + "_quarantine"] = std::move(*context.quarantine);
         return out;
     }
 

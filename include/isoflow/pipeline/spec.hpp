@@ -28,6 +28,7 @@
 #include "isoflow/forest/detail/json.hpp"
 #include "isoflow/forest/detail/model_file.hpp"
 #include "isoflow/io/file_source.hpp"
+#include "isoflow/pipeline/stages.hpp"
 #include "isoflow/quality/expectation.hpp"
 #include "isoflow/store/sinks.hpp"
 
@@ -60,6 +61,10 @@ struct TableSpec {
     std::string name;
     std::string from;     // a source or an earlier table
     std::string quality;  // bronze | silver | gold (a label; it changes nothing)
+    // The table's stages, run in this order (stages.hpp). A JSON table has none; its keys below
+    // (the JSON's own, for C++ too) become stages in a fixed order: where, score, select,
+    // expectations. A table may use one form or the other, not both (table_stages()).
+    std::vector<Stage> stages;
     std::vector<ExpectationSpec> expectations;
     std::string where;                 // a filter expression, empty for none
     std::vector<std::string> select;   // projection items ("expr AS name"); empty keeps all
@@ -70,6 +75,28 @@ struct TableSpec {
     std::optional<FileSinkSpec> sink;
     std::shared_ptr<Sink> custom_sink;
 };
+
+// The stages `table` runs, in order: its `stages`, or the stages its JSON keys stand for.
+[[nodiscard]] inline std::vector<Stage> table_stages(const TableSpec& table) {
+    const bool keyed = !table.where.empty() || table.score || !table.select.empty() || !table.expectations.empty();
+    if (!table.stages.empty()) {
+        if (keyed)
+            detail::throw_error<config_error>("table '" + table.name +
+                                              "' has both stages and where/score/select/expectations fields; "
+                                              "give its stages in one form");
+        return table.stages;
+    }
+    std::vector<Stage> out;
+    if (!table.where.empty()) out.emplace_back(WhereStage{table.where});
+    if (table.score) out.emplace_back(ScoreStage{table.score->model});
+    if (!table.select.empty()) out.emplace_back(SelectStage{table.select});
+    if (!table.expectations.empty()) {
+        ExpectStage group;
+        for (const auto& e : table.expectations) group.expectations.emplace_back(e.name, e.constraint, e.action);
+        out.emplace_back(std::move(group));
+    }
+    return out;
+}
 
 struct PipelineSpec {
     std::string name;
