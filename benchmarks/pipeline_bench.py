@@ -2,16 +2,20 @@
 """End-to-end pipeline benchmark: isoflow against a straightforward Python pipeline.
 
 Usage: benchmarks/pipeline_bench.py ISOFLOW_PROGRAM [--rows 1000000] [--files 1000] [--workdir DIR]
-                                    [--skip-python] [--latency-files 2000]
+                                    [--skip-python] [--latency-files 2000] [--no-memory]
 
 1. `isoflow generate --landing` writes ROWS card transactions into FILES JSON Lines files.
 2. A model is trained (`isoflow train`) on 50,000 generated transactions.
 3. Triggered run, bronze + silver + gold all stored in SQLite (`isoflow run --once`): rows/s.
 4. The same with bronze and silver `"stored": false`: rows/s.
-5. The same pipeline written plainly in Python: pandas.read_json per file, the expectation as a
+5. Peak memory (see 7 below; measured before the Python pipeline loads pandas).
+6. The same pipeline written plainly in Python: pandas.read_json per file, the expectation as a
    pandas filter, a scikit-learn IsolationForest (trained on the same training rows) scoring,
    and pandas' to_sql into SQLite (WAL, synchronous=NORMAL): rows/s, and the ratio.
-6. Continuous mode: one-row files renamed into the landing directory at 200 files/s while
+7. Peak memory (the process's maximum resident set): the gold-only run with
+   max_files_per_trigger 10 and 100, over half the landing files and over all of them. Memory
+   should follow the batch limit, not the amount of data waiting.
+8. Continuous mode: one-row files renamed into the landing directory at 200 files/s while
    `isoflow run --continuous` runs; latency from each file's rename to its batch's commit
    (median and p99), read from the batch log.
 Prints every figure with the ratio; all of it is measured in this one run.
@@ -49,18 +53,27 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def isoflow_run(program, workdir, stored_all):
+def isoflow_run(program, workdir, stored_all, max_files=None, glob=None):
+    """Runs the pipeline once; returns (seconds, peak resident set in bytes)."""
     spec = json.loads(json.dumps(PIPELINE))
     if not stored_all:
         spec["tables"][0]["stored"] = False
         spec["tables"][1]["stored"] = False
+    if max_files:
+        spec["sources"]["transactions"]["max_files_per_trigger"] = max_files
+    if glob:
+        spec["sources"]["transactions"]["path_glob_filter"] = glob
     shutil.rmtree(os.path.join(workdir, "storage"), ignore_errors=True)
     with open(os.path.join(workdir, "pipeline.json"), "w") as f:
         json.dump(spec, f)
     start = time.perf_counter()
-    out = run([program, "run", os.path.join(workdir, "pipeline.json"), "--once"]).stdout
+    child = subprocess.Popen([program, "run", os.path.join(workdir, "pipeline.json"), "--once"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    return seconds, out
+    if status != 0:
+        sys.exit(f"isoflow run failed: {child.stderr.read().decode()}")
+    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
 
 
 def python_pipeline(workdir, rows):
@@ -149,6 +162,8 @@ def main():
     parser.add_argument("--workdir", default="/tmp/isoflow_pipeline_bench")
     parser.add_argument("--skip-python", action="store_true")
     parser.add_argument("--latency-files", type=int, default=2000)
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure peak memory against the batch limit (default on)")
     args = parser.parse_args()
     program = os.path.abspath(args.program)
     work = args.workdir
@@ -162,12 +177,25 @@ def main():
          "--exclude", "label,cust_id,Time", "--seed", "1"])
     print(f"data: {args.rows:,} rows in {args.files:,} JSON Lines files ({per_file} rows each)")
 
-    seconds, _ = isoflow_run(program, work, True)
+    seconds, peak = isoflow_run(program, work, True)
     stored = args.rows / seconds
-    print(f"isoflow, bronze+silver+gold stored:     {stored:12,.0f} rows/s ({seconds:.2f} s)")
-    seconds, _ = isoflow_run(program, work, False)
+    print(f"isoflow, bronze+silver+gold stored:     {stored:12,.0f} rows/s ({seconds:.2f} s, peak {peak / 2**20:.0f} MiB)")
+    seconds, peak = isoflow_run(program, work, False)
     gold_only = args.rows / seconds
-    print(f"isoflow, only gold stored:              {gold_only:12,.0f} rows/s ({seconds:.2f} s)")
+    print(f"isoflow, only gold stored:              {gold_only:12,.0f} rows/s ({seconds:.2f} s, peak {peak / 2**20:.0f} MiB)")
+    # Before the Python pipeline: on Linux a child's peak resident set starts from its parent's
+    # at fork time, and this script grows by 150 MB once pandas and scikit-learn are loaded.
+    if args.memory:
+        landing_mib = sum(e.stat().st_size for e in os.scandir(os.path.join(work, "landing"))) / 2**20
+        print(f"peak memory, only gold stored (landing directory {landing_mib:.0f} MiB, {per_file} rows a file):")
+        # File names are tx-NNNNNNNNN.json; with 1,000 files [0-4] in the hundreds digit is half.
+        for max_files in (10, 100):
+            subsets = [("all files", None)]
+            if args.files == 1000:
+                subsets.insert(0, ("half the files", "tx-000000[0-4]*"))
+            for label, glob in subsets:
+                _, peak = isoflow_run(program, work, False, max_files=max_files, glob=glob)
+                print(f"  max_files_per_trigger {max_files:4d}, {label:15s}: peak {peak / 2**20:6.0f} MiB")
     if not args.skip_python:
         seconds = python_pipeline(work, args.rows)
         python = args.rows / seconds

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -69,12 +71,62 @@ inline int run_pipeline(const RunArgs& a) {
     return 0;
 }
 
+// Tables that pipeline.db does not hold: those written as files (one per batch) and those not
+// stored at all.
+inline void print_other_tables(const isoflow::PipelineSpec& spec) {
+    namespace fs = std::filesystem;
+    bool header = false;
+    auto line = [&](const std::string& table, const std::string& what) {
+        if (!header) std::printf("tables outside pipeline.db:\n");
+        header = true;
+        std::printf("  %-40s %s\n", table.c_str(), what.c_str());
+    };
+    for (const auto& t : spec.tables) {
+        if (!t.stored) {
+            line(t.name, "not stored (feeds later tables)");
+            continue;
+        }
+        if (!t.sink) continue;
+        const bool csv = t.sink->format == isoflow::FileSinkSpec::Format::csv;
+        for (const std::string& name : {t.name, t.name + "_quarantine"}) {
+            const fs::path folder = t.sink->path / name;
+            std::error_code ec;
+            if (name != t.name && !fs::exists(folder, ec)) continue;
+            std::uint64_t files = 0, rows = 0;
+            for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+                const std::string file = it->path().filename().string();
+                if (file.empty() || file.front() == '.') continue;  // a batch still being written
+                ++files;
+                // Records end at a newline outside quotes (a CSV field may hold newlines; JSON
+                // Lines escapes them). CSV files start with a header.
+                std::ifstream in(it->path(), std::ios::binary);
+                std::uint64_t records = 0;
+                bool quoted = false, open_record = false;
+                for (char c; in.get(c);) {
+                    if (csv && c == '"') quoted = !quoted;
+                    if (c == '\n' && !quoted) {
+                        ++records;
+                        open_record = false;
+                    } else {
+                        open_record = true;
+                    }
+                }
+                records += open_record;
+                rows += csv && records > 0 ? records - 1 : records;
+            }
+            line(name, std::to_string(rows) + " rows in " + std::to_string(files) + (csv ? " CSV" : " JSON Lines") +
+                           " files under " + folder.string());
+        }
+    }
+}
+
 inline int pipeline_status(const std::string& file) {
     const auto spec = isoflow::load_pipeline_spec(file);
     isoflow::SqliteStoreOptions options;
     options.read_only = true;
     isoflow::SqliteStore store(spec.storage, options);
     print_status(store);
+    print_other_tables(spec);
     return 0;
 }
 

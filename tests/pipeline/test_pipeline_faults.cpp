@@ -411,6 +411,17 @@ TEST_CASE("tables written as CSV and JSON Lines files, one per batch, with quara
     CHECK(!store.table_schema("scored").has_value());
     CHECK(store.is_committed(2));
     CHECK(contains(store.batch(1)->metrics, "\"sink\":"));
+    // `isoflow status` counts the rows of the tables written as files too.
+    int valid = 0;
+    for (int i = 0; i < 50; ++i) valid += valid_row(i) ? 1 : 0;
+    const auto status = run_command(cli() + " status " + quote(dir / "pipeline.json"), dir);
+    INFO(status.out);
+    REQUIRE(status.status == 0);
+    CHECK(contains(status.out, "tables outside pipeline.db:"));
+    CHECK(contains(status.out, std::to_string(valid) + " rows in 2 CSV files under " + (out / "clean").string()));
+    CHECK(contains(status.out, std::to_string(50 - valid) + " rows in 2 CSV files under " +
+                                   (out / "clean_quarantine").string()));
+    CHECK(contains(status.out, std::to_string(valid) + " rows in 2 JSON Lines files under " + (out / "scored").string()));
 }
 
 TEST_CASE("a crash between the sink write and the commit: the replay writes no sink row twice", "[pipeline][sinks]") {
