@@ -322,7 +322,7 @@ public:
         if (!new_fields_.empty()) {
             std::string names;
             for (const auto& n : new_fields_) names += (names.empty() ? "'" : ", '") + n + "'";
-            const std::string where = "'" + file_ + "' line " + std::to_string(line_);
+            const std::string where = file_ + ":" + std::to_string(line_);
             abort_record();
             throw_error<schema_error>(where + ": new field" + (new_fields_.size() > 1 ? "s " : " ") + names +
                                       " not in the schema (schema_evolution_mode is failOnNewColumns)");

@@ -426,8 +426,8 @@ private:
             }
             if (st == SplitStatus::malformed) {
                 const TextPosition at = position_in(std::string_view(p, splitter_.record_size), splitter_.error_at, line_ + 1);
-                throw_error<parse_error>("'" + name_ + "' line " + std::to_string(at.line) + ", column " +
-                                         std::to_string(at.column) + ": header row: " + splitter_.expected);
+                throw_error<parse_error>(name_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                                         ": header row: " + splitter_.expected);
             }
             for (std::size_t i = 0; i < splitter_.fields.size(); ++i) {
                 std::string n(splitter_.text(p, splitter_.fields[i]));

@@ -28,8 +28,8 @@ public:
                                            std::size_t error_offset, std::uint64_t line,
                                            const std::string& expected, std::string& skip_reason) {
     const TextPosition at = position_in(record, error_offset, line);
-    const std::string where = "'" + builder.file() + "' line " + std::to_string(at.line) + ", column " +
-                              std::to_string(at.column);
+    // file:line:column, as compilers write it, so editors and terminals can jump there.
+    const std::string where = builder.file() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
     switch (builder.options().on_malformed) {
         case OnMalformed::fail:
             builder.abort_record();
