@@ -7,34 +7,16 @@
 
 #include "catch.hpp"
 #include "io/checkpoint_restart_cases.hpp"
+#include "io/file_source_util.hpp"
 #include "io_test_util.hpp"
 #include "isoflow/io.hpp"
 
 using namespace isoflow;
 using io_test::age;
 using io_test::write_file;
-
-namespace {
-FileSourceOptions base(const io_test::TempDir& dir) {
-    FileSourceOptions o;
-    o.path = (dir / "in").string();
-    o.infer_column_types = true;
-    o.settle_time = std::chrono::milliseconds(0);
-    std::filesystem::create_directories(o.path);
-    return o;
-}
-std::string row(int i) { return "{'cust_id': " + std::to_string(i) + ", 'Amount': " + std::to_string(i) + ".5}\n"; }
-
-// Reads every planned batch and commits it; returns the total rows.
-std::size_t drain(FileSource& s) {
-    std::size_t rows = 0;
-    while (auto p = s.plan()) {
-        rows += s.read(*p).data.num_rows();
-        s.commit(*p);
-    }
-    return rows;
-}
-}  // namespace
+using io_test::base;
+using io_test::drain;
+using io_test::row;
 
 TEST_CASE("FileSource reads each settled file once, in (mtime, name) order, with _source_file") {
     io_test::TempDir dir;
@@ -277,7 +259,7 @@ TEST_CASE("FileSource: CSV format with hints and on_malformed = skip_file") {
     CHECK(b.data.num_rows() == 1);
     CHECK(b.data.column("Time").double_values()[0] == 2.0);
     REQUIRE(b.stats.skipped_files.size() == 1);
-    CHECK(b.stats.skipped_files[0].reason.find("line 3") != std::string::npos);
+    CHECK(b.stats.skipped_files[0].reason.find("2.csv:3:2: ") != std::string::npos);
 }
 
 // The listing keeps only max_queued_files unread files in memory; the rest are found by the
@@ -398,4 +380,54 @@ TEST_CASE("FileSource read-ahead: the next batch is read on another thread and b
         restarted.commit(*p);
     }
     CHECK(ids == std::vector<std::int64_t>{1, 2, 3, 4, 5});  // each row once, in order
+}
+
+TEST_CASE("FileSource read jobs: a cancelled job's rows and a job made with an old schema are refused") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.max_files_per_trigger = 1;
+    write_file(dir / "in/a.json", row(1));
+    write_file(dir / "in/b.json", "{'cust_id': 2, 'Amount': 2.5, 'Merchant': 'shop'}\n");
+    write_file(dir / "in/c.json", row(3));
+    age(dir / "in/a.json", 30);
+    age(dir / "in/b.json", 20);
+    age(dir / "in/c.json", 10);
+    FileSource source(o);
+    const auto first = source.plan();
+    REQUIRE(first);
+    auto job1 = source.read_job(*first);
+    const auto ahead = source.plan_ahead();  // b.json
+    REQUIRE(ahead);
+    // Made before job1's rows were taken: it reads with schema version 1, while b.json's batch
+    // (job b below) moves the source to version 2 first.
+    auto early = source.read_job(*ahead);
+    const SourceBatch a = source.finish_read(*job1, job1->run());
+    CHECK(a.data.num_rows() == 1);
+    source.commit(*first);
+    const auto second = source.plan();
+    REQUIRE(second);
+    CHECK(second->files == ahead->files);
+    auto job_b = source.read_job(*second);
+    const SourceBatch b = source.finish_read(*job_b, job_b->run());
+    CHECK(b.schema_version == 2);
+    try {
+        (void)source.finish_read(*early, early->run());
+        FAIL("expected config_error");
+    } catch (const config_error& e) {
+        CHECK(std::string(e.what()).find("made with schema version 1 but the source is now at version 2") != std::string::npos);
+    }
+    source.commit(*second);
+    const auto third = source.plan();
+    REQUIRE(third);
+    auto cancelled = source.read_job(*third);
+    cancelled->cancel();
+    const SourceBatch partial = cancelled->run();
+    CHECK(partial.data.num_rows() == 0);  // stopped before its first file
+    try {
+        (void)source.finish_read(*cancelled, SourceBatch(partial));
+        FAIL("expected config_error");
+    } catch (const config_error& e) {
+        CHECK(std::string(e.what()).find("was cancelled") != std::string::npos);
+    }
+    CHECK(source.read(*third).data.num_rows() == 1);  // read again, whole
 }

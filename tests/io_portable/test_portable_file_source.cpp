@@ -16,6 +16,7 @@
 
 #include "catch.hpp"
 #include "io/checkpoint_restart_cases.hpp"
+#include "io/file_source_util.hpp"
 #include "io/io_test_util.hpp"
 #include "isoflow/io.hpp"
 
@@ -24,27 +25,12 @@ static_assert(ISOFLOW_IO_DETAIL_INOTIFY == 0, "ISOFLOW_IO_PORTABLE_ONLY must tur
 using namespace isoflow;
 using io_test::age;
 using io_test::write_file;
+using io_test::base;
+using io_test::drain;
+using io_test::row;
 namespace fs = std::filesystem;
 
 namespace {
-FileSourceOptions base(const io_test::TempDir& dir) {
-    FileSourceOptions o;
-    o.path = (dir / "in").string();
-    o.infer_column_types = true;
-    o.settle_time = std::chrono::milliseconds(0);
-    fs::create_directories(o.path);
-    return o;
-}
-std::string row(int i) { return "{'cust_id': " + std::to_string(i) + ", 'Amount': " + std::to_string(i) + ".5}\n"; }
-
-std::size_t drain(FileSource& s) {
-    std::size_t rows = 0;
-    while (auto p = s.plan()) {
-        rows += s.read(*p).data.num_rows();
-        s.commit(*p);
-    }
-    return rows;
-}
 
 std::vector<std::string> names(const BatchPlan& p) {
     std::vector<std::string> out;

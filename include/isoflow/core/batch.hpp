@@ -283,8 +283,11 @@ public:
     // The rows whose flag is set, in order: values and validity copied type by type, without
     // a per-row type dispatch.
     [[nodiscard]] Column filter(std::span<const std::uint8_t> keep) const {
+        if (keep.size() != size_)
+            detail::throw_error<schema_error>("filter mask has " + std::to_string(keep.size()) +
+                                              " entries for a column of " + std::to_string(size_) + " values");
         Column out(type_);
-        const std::size_t n = std::min(size_, keep.size());
+        const std::size_t n = size_;
         std::size_t kept = 0;
         for (std::size_t r = 0; r < n; ++r) kept += keep[r] != 0;
         out.validity_.assign((kept + 63) / 64, 0);

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <limits>
@@ -159,11 +160,15 @@ public:
     class ReadJob {
     public:
         [[nodiscard]] const BatchPlan& plan() const noexcept { return plan_; }
+        // Asks run() to stop after the file it is reading; the job's rows are then unusable
+        // (finish_read refuses them). For a caller that stops and will not use them.
+        void cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
         [[nodiscard]] SourceBatch run() {
             detail::BatchBuilder builder(read_, fields_);
             SourceBatch out;
             out.batch_id = plan_.batch_id;
             for (const auto& f : plan_.files) {
+                if (cancelled_.load(std::memory_order_relaxed)) break;
                 builder.set_file(f.path);
                 const auto mark = builder.mark();
                 try {
@@ -188,15 +193,17 @@ public:
     private:
         friend class FileSource;
         ReadJob(BatchPlan plan, ReadOptions read, std::vector<Field> fields, FileFormat format,
-                std::unique_ptr<simdjson::dom::parser> parser)
+                std::unique_ptr<simdjson::dom::parser> parser, std::uint64_t schema_version)
             : plan_(std::move(plan)), read_(std::move(read)), fields_(std::move(fields)), format_(format),
-              parser_(std::move(parser)) {}
+              parser_(std::move(parser)), schema_version_(schema_version) {}
         BatchPlan plan_;
         ReadOptions read_;
         std::vector<Field> fields_;
         FileFormat format_;
         std::unique_ptr<simdjson::dom::parser> parser_;  // the source's spare one, given back after
+        std::uint64_t schema_version_;  // the source's schema version the job reads with
         Schema schema_after_;
+        std::atomic<bool> cancelled_{false};
     };
 
     // A job that reads `plan` with the current schema. For the first batch the schema is
@@ -204,11 +211,21 @@ public:
     [[nodiscard]] std::unique_ptr<ReadJob> read_job(const BatchPlan& plan) {
         if (!schema_) init_schema(plan);
         auto parser = spare_parser_ ? std::move(spare_parser_) : std::make_unique<simdjson::dom::parser>();
-        return std::unique_ptr<ReadJob>(new ReadJob(plan, read_, schema_->fields(), options_.format, std::move(parser)));
+        return std::unique_ptr<ReadJob>(
+            new ReadJob(plan, read_, schema_->fields(), options_.format, std::move(parser), schema_version_));
     }
 
     // Takes a job's rows after run(): records an evolved schema and the files that failed.
     [[nodiscard]] SourceBatch finish_read(ReadJob& job, SourceBatch batch) {
+        if (job.cancelled_.load())
+            detail::throw_error<config_error>("FileSource::finish_read: the read job of batch " +
+                                              std::to_string(job.plan_.batch_id) + " was cancelled; its rows are incomplete");
+        // A job made before the previous batch's finish_read would put back the older schema.
+        if (job.schema_version_ != schema_version_)
+            detail::throw_error<config_error>(
+                "FileSource::finish_read: the read job was made with schema version " +
+                std::to_string(job.schema_version_) + " but the source is now at version " +
+                std::to_string(schema_version_) + "; make each read job after the previous batch's finish_read");
         if (job.parser_) spare_parser_ = std::move(job.parser_);  // keeps its buffers for the next job
         failed_.clear();
         for (const auto& f : batch.failed_files) {

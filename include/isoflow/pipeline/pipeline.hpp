@@ -620,6 +620,7 @@ private:
 
     void open_sources() {
         drop_read_ahead();
+        reopen_after_commit_ = false;
         sources_.clear();
         for (const auto& [name, options] : spec_.sources) {
             auto log = std::make_shared<StoreSeenFileLog>(store_, name);
@@ -830,6 +831,10 @@ private:
         for (const auto& [table, rows] : written) summary.table_rows[table] += rows;
         summary.batches += 1;
         summary.input_rows += source_rows;
+        if (reopen_after_commit_) {
+            reopen_after_commit_ = false;
+            open_sources();  // invalidates `source`: the last use is above
+        }
         return true;
     }
 
@@ -846,21 +851,25 @@ private:
         return source.read(plan);
     }
 
-    void start_read_ahead(std::size_t source_index, FileSource& source) {
+    // Reading ahead is only an optimisation: if planning or starting it fails (the landing
+    // folder gone, a busy database, no thread to be had), this batch goes on, and the source is
+    // opened afresh from the store once the batch has committed, so that nothing it half did
+    // (a listing cut short) stays behind. The next batch then reads its files itself.
+    void start_read_ahead(std::size_t source_index, FileSource& source) noexcept {
         if (read_ahead_) return;
-        const auto next = source.plan_ahead();
-        if (!next) return;
-        auto job = source.read_job(*next);
-        auto* raw = job.get();
-        read_ahead_ = ReadAhead{source_index, std::move(job), std::async(std::launch::async, [raw] { return raw->run(); })};
+        try {
+            const auto next = source.plan_ahead();
+            if (!next) return;
+            read_ahead_.emplace(source_index, source.read_job(*next));
+        } catch (...) {
+            read_ahead_.reset();
+            reopen_after_commit_ = true;
+        }
     }
 
-    // Waits for a read in progress and forgets it (its files are planned again).
-    void drop_read_ahead() noexcept {
-        if (!read_ahead_) return;
-        if (read_ahead_->rows.valid()) read_ahead_->rows.wait();
-        read_ahead_.reset();
-    }
+    // Stops a read in progress (after the file it is reading), waits for it and forgets it; its
+    // files are planned again.
+    void drop_read_ahead() noexcept { read_ahead_.reset(); }
 
     [[nodiscard]] static std::string describe_sink(const Sink& sink) {
         if (const auto* files = dynamic_cast<const FileSink*>(&sink))
@@ -915,6 +924,7 @@ private:
                     while (!(stop && stop->load()) && run_batch_with_retries(s, summary)) any = true;
                 }
                 if (stop && stop->load()) {
+                    drop_read_ahead();  // stops parsing the next batch: nobody will take it
                     progress("CANCELED", "stopped after " + std::to_string(summary.batches) + " batches");
                     return summary;
                 }
@@ -947,12 +957,32 @@ private:
     std::string model_checksum_;
     std::chrono::milliseconds idle_wait_{5};
     std::vector<Event> deferred_events_;  // production mode: events that met a busy database
+    // The next batch's files being read on another thread. Destroying or overwriting one
+    // cancels the read and waits for the thread first, so a Pipeline that stops, is destroyed
+    // or is assigned over never leaves a thread behind.
     struct ReadAhead {
+        ReadAhead(std::size_t source_index, std::unique_ptr<FileSource::ReadJob> read_job)
+            : source(source_index), job(std::move(read_job)),
+              rows(std::async(std::launch::async, [j = job] { return j->run(); })) {}
+        ReadAhead(ReadAhead&&) noexcept = default;
+        ReadAhead& operator=(ReadAhead&& other) noexcept {
+            stop();
+            source = other.source;
+            job = std::move(other.job);
+            rows = std::move(other.rows);
+            return *this;
+        }
+        ~ReadAhead() { stop(); }
+        void stop() noexcept {
+            if (job) job->cancel();
+            if (rows.valid()) rows.wait();
+        }
         std::size_t source = 0;
-        std::unique_ptr<FileSource::ReadJob> job;  // declared before `rows`: outlives the thread
+        std::shared_ptr<FileSource::ReadJob> job;  // shared with the thread's task
         std::future<SourceBatch> rows;
     };
     std::optional<ReadAhead> read_ahead_;
+    bool reopen_after_commit_ = false;  // reading ahead failed: reopen the sources after this batch
     bool reopen_sources_ = false;
 };
 
