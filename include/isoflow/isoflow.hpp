@@ -8,4 +8,3 @@
 #include "isoflow/pipeline.hpp"
 #include "isoflow/quality.hpp"
 #include "isoflow/store.hpp"
-#include "isoflow/store/store_seen_file_log.hpp"

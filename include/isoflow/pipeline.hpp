@@ -9,5 +9,6 @@
 #include "isoflow/pipeline/pipeline.hpp"
 #include "isoflow/pipeline/spec.hpp"
 #include "isoflow/pipeline/stages.hpp"
+#include "isoflow/pipeline/store_seen_file_log.hpp"
 #include "isoflow/quality.hpp"
 #include "isoflow/store.hpp"

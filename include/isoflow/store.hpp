@@ -2,8 +2,8 @@
 // together), SqliteStore (one SQLite file per pipeline), and the CSV, JSON Lines and callback
 // sinks. Needs SQLite besides the standard library. docs/storage.md describes the layout.
 //
-// isoflow/store/store_seen_file_log.hpp (not included here, as it needs the readers) adapts a
-// Store to the file source's SeenFileLog, so the seen-file log commits with a batch's rows.
+// isoflow/pipeline/store_seen_file_log.hpp (in isoflow/pipeline.hpp, as it needs the readers)
+// adapts a Store to the file source's SeenFileLog, so the seen-file log commits with a batch's rows.
 #pragma once
 
 #include "isoflow/core.hpp"

@@ -35,7 +35,7 @@
 #include "isoflow/quality/expression.hpp"
 #include "isoflow/store/sinks.hpp"
 #include "isoflow/store/sqlite_store.hpp"
-#include "isoflow/store/store_seen_file_log.hpp"
+#include "isoflow/pipeline/store_seen_file_log.hpp"
 
 namespace isoflow {
 

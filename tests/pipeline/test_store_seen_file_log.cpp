@@ -11,8 +11,8 @@
 #include "catch.hpp"
 #include "isoflow/io.hpp"
 #include "isoflow/store.hpp"
-#include "isoflow/store/store_seen_file_log.hpp"
-#include "store_test_util.hpp"
+#include "isoflow/pipeline/store_seen_file_log.hpp"
+#include "store/store_test_util.hpp"
 
 using namespace isoflow;
 using store_test::TempDir;

@@ -2,8 +2,8 @@
 // commit in the same transaction as its rows. Inside an open batch (Store::begin_batch) its
 // writes join that transaction; outside one each write is a transaction of its own.
 //
-// This header bridges the readers (isoflow/io) and the store, so it needs both; isoflow/store.hpp
-// does not include it.
+// This header bridges the readers (isoflow/io) and the store, so it lives with the pipeline, the
+// one part that may use both; isoflow/pipeline.hpp includes it.
 #pragma once
 
 #include <simdjson.h>
