@@ -56,7 +56,7 @@ TEST_CASE("Batch::filter keeps exactly the flagged rows with their values and nu
     CHECK(none.num_columns() == 5);
 }
 
-TEST_CASE("column lookup is case-insensitive; exact case wins; ambiguity names both", "[core][schema]") {
+TEST_CASE("column lookup is case-insensitive: exact case wins, ambiguity names both", "[core][schema]") {
     auto b = sample();
     CHECK(b.find_column("AMOUNT") == b.find_column("Amount"));
     isoflow::Column other(isoflow::DataType::float64);

@@ -234,7 +234,7 @@ TEST_CASE("fit: constant columns are never split on, duplicate rows end in one l
     }
 }
 
-TEST_CASE("score_samples follows scikit-learn's formula; outliers score lower", "[forest][score]") {
+TEST_CASE("score_samples follows scikit-learn's formula and outliers score lower", "[forest][score]") {
     const auto X = gaussian<float>(500, 4, 3);
     IsolationForest<float> forest(seeded(1));
     forest.fit(X);
@@ -311,7 +311,7 @@ TEST_CASE("the same random_state gives the same forest, bit for bit, for any n_j
     CHECK(!same_trees(other.trees(), reference));
 }
 
-TEST_CASE("warm_start adds trees and keeps the old ones; no growth is an error", "[forest][fit]") {
+TEST_CASE("warm_start adds trees and keeps the old ones, no growth is an error", "[forest][fit]") {
     const auto X = gaussian<float>(400, 3, 6);
     IsolationForestParams p = seeded(8);
     p.n_estimators = 30;

@@ -51,7 +51,7 @@ void require_same(const Batch& a, const Batch& b) {
 
 }  // namespace
 
-TEST_CASE("CSV: a file read in blocks equals the same text in memory; numbers equal strtod") {
+TEST_CASE("CSV: a file read in blocks equals the same text in memory, numbers equal strtod") {
     std::string text = "id,x,s\n";
     std::vector<std::string> xs;
     std::uint64_t s = 7;

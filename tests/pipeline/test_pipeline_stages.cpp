@@ -113,7 +113,7 @@ TEST_CASE("a table's stages run in the order given", "[pipeline][stages]") {
     CHECK(pipeline.store().read_table("filter_first").num_columns() == 1);
 }
 
-TEST_CASE("C++ predicate expectations drop and quarantine rows; their metrics reach the event log",
+TEST_CASE("C++ predicate expectations drop and quarantine rows, their metrics reach the event log",
           "[pipeline][stages][expectations]") {
     TempDir dir("pipeline_stage_predicates");
     write_landing_file(dir.path() / "landing", 0, 0, 14);  // ids 3 and 10 have no Amount
@@ -165,7 +165,7 @@ TEST_CASE("C++ predicate expectations drop and quarantine rows; their metrics re
     CHECK(totals[0].to_json() == expected_quality);
 }
 
-TEST_CASE("map stages transform batches; a declared output schema is checked on every batch", "[pipeline][stages][map]") {
+TEST_CASE("map stages transform batches, a declared output schema is checked on every batch", "[pipeline][stages][map]") {
     TempDir dir("pipeline_stage_map");
     write_landing_file(dir.path() / "landing", 0, 0, 14);
     auto add_cents = [](Batch b) {

@@ -46,7 +46,7 @@ TEST_CASE("the seed's constraint keeps exactly the rows with Amount or Time") {
           R"({"dataset":"silver","expectations":[{"name":"valid_transaction_reading","passed_records":3,"failed_records":1}],"dropped_records":1,"quarantined_records":0})");
 }
 
-TEST_CASE("warn keeps every row and counts the violations; NULL is a violation") {
+TEST_CASE("warn keeps every row and counts the violations, NULL is a violation") {
     TableExpectations t("bronze");
     t.expect("positive_amount", "Amount > 0");  // NULL Amount is not TRUE
     const auto r = t.apply(seed_batch());

@@ -173,7 +173,7 @@ TEST_CASE("large appends use many multi-row statements and keep the order", "[st
     check_sample_rows(store.read_table("t"), 0, n + 3);
 }
 
-TEST_CASE("schema evolution adds nullable columns; a type conflict is a clear error", "[store]") {
+TEST_CASE("schema evolution adds nullable columns, a type conflict is a clear error", "[store]") {
     TempDir dir;
     SqliteStore store(dir / "st");
     Batch first;
