@@ -52,7 +52,7 @@ TEST_CASE("FileSource reads each settled file once, in (mtime, name) order, with
     CHECK(!source.plan());
 }
 
-TEST_CASE("FileSource: half-written files wait for the settle time; empty files are fine") {
+TEST_CASE("FileSource: half-written files wait for the settle time, empty files are fine") {
     io_test::TempDir dir;
     auto o = base(dir);
     o.settle_time = std::chrono::seconds(60);
@@ -430,4 +430,385 @@ TEST_CASE("FileSource read jobs: a cancelled job's rows and a job made with an o
         CHECK(std::string(e.what()).find("was cancelled") != std::string::npos);
     }
     CHECK(source.read(*third).data.num_rows() == 1);  // read again, whole
+}
+
+// --- discovery ---------------------------------------------------------------------------
+
+namespace {
+std::vector<std::string> planned_names(const BatchPlan& p, const std::filesystem::path& root) {
+    std::vector<std::string> out;
+    for (const auto& f : p.files) out.push_back(std::filesystem::path(f.path).lexically_relative(root).generic_string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("FileSource: files below a directory named .x or _x are never taken, by listing or by notification") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.recursive_file_lookup = true;
+    for (const char* d : {"in/_tmp", "in/.staging", "in/sub/_x/deeper", "in/sub/deep"})
+        std::filesystem::create_directories(dir / d);
+    const std::vector<std::string> hidden = {"in/_tmp/a.json", "in/.staging/b.json", "in/sub/_x/c.json",
+                                             "in/sub/_x/deeper/e.json"};
+    SECTION("listing") {
+        for (const auto& h : hidden) write_file(dir / h, row(1));
+        write_file(dir / "in/sub/deep/d.json", row(2));
+        FileSource source(o);
+        auto p = source.plan();
+        REQUIRE(p);
+        CHECK(planned_names(*p, dir / "in") == std::vector<std::string>{"sub/deep/d.json"});
+    }
+#if defined(__linux__)
+    SECTION("notifications: closed files in hidden directories are not taken; renamed out of one, they are") {
+        o.use_notifications = true;
+        o.settle_time = std::chrono::seconds(3600);  // only notifications can take a file at once
+        o.listing_interval = std::chrono::hours(1);
+        FileSource source(o);
+        CHECK(!source.plan());
+        for (const auto& h : hidden) write_file(dir / h, row(1));
+        write_file(dir / "in/sub/deep/d.json", row(2));
+        auto p = source.plan();
+        REQUIRE(p);
+        CHECK(planned_names(*p, dir / "in") == std::vector<std::string>{"sub/deep/d.json"});
+        source.commit(*p);
+        CHECK(!source.plan());
+        // The atomic hand-over: written in a staging directory, renamed into place (IN_MOVED_TO).
+        std::filesystem::rename(dir / "in/_tmp/a.json", dir / "in/sub/a.json");
+        p = source.plan();
+        REQUIRE(p);
+        CHECK(planned_names(*p, dir / "in") == std::vector<std::string>{"sub/a.json"});
+        source.commit(*p);
+        CHECK(!source.plan());
+    }
+#endif
+}
+
+#if defined(__linux__)
+TEST_CASE("FileSource with notifications: a file renamed into place is taken at once (IN_MOVED_TO)") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.use_notifications = true;
+    o.settle_time = std::chrono::seconds(3600);
+    o.listing_interval = std::chrono::hours(1);
+    FileSource source(o);
+    CHECK(!source.plan());
+    write_file(dir / "outside.json", row(1));  // written elsewhere: no event in the landing directory
+    std::filesystem::rename(dir / "outside.json", dir / "in/x.json");
+    auto p = source.plan();
+    REQUIRE(p);
+    REQUIRE(p->files.size() == 1);
+    CHECK(p->files[0].path.ends_with("x.json"));
+    CHECK(source.read(*p).data.num_rows() == 1);
+}
+
+TEST_CASE("FileSource with notifications: subdirectories created or moved in after the start are watched") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.use_notifications = true;
+    o.recursive_file_lookup = true;
+    o.settle_time = std::chrono::seconds(3600);
+    o.listing_interval = std::chrono::hours(1);
+    FileSource source(o);
+    CHECK(!source.plan());
+    std::filesystem::create_directories(dir / "in/later");
+    CHECK(!source.plan());  // the new directory's event: it is watched from now on
+    write_file(dir / "in/later/e.json", row(1));
+    auto p = source.plan();
+    REQUIRE(p);
+    CHECK(planned_names(*p, dir / "in") == std::vector<std::string>{"later/e.json"});
+    source.commit(*p);
+    // A tree made elsewhere and moved in: its subdirectories are watched too.
+    std::filesystem::create_directories(dir / "staging/t/u");
+    std::filesystem::rename(dir / "staging/t", dir / "in/t");
+    CHECK(!source.plan());
+    write_file(dir / "in/t/u/f.json", row(2));
+    p = source.plan();
+    REQUIRE(p);
+    CHECK(planned_names(*p, dir / "in") == std::vector<std::string>{"t/u/f.json"});
+}
+
+TEST_CASE("FileSource with notifications: the backstop listing finds a file whose event was missed") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.use_notifications = true;
+    o.listing_interval = std::chrono::milliseconds(1000);
+    FileSource source(o);
+    CHECK(!source.plan());
+    // A hard link makes a file appear with neither IN_CLOSE_WRITE nor IN_MOVED_TO: the watcher
+    // reports nothing, as when an event is lost.
+    write_file(dir / "outside.json", row(1));
+    age(dir / "outside.json", 60);
+    std::filesystem::create_hard_link(dir / "outside.json", dir / "in/linked.json");
+    CHECK(!source.plan());  // no event, and the next listing is not due yet
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    auto p = source.plan();
+    REQUIRE(p);
+    REQUIRE(p->files.size() == 1);
+    CHECK(p->files[0].path.ends_with("linked.json"));
+}
+#endif
+
+TEST_CASE("FileSource: path_glob_filter with ?, character ranges, negated sets and alternatives") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    for (const char* n : {"a1.json", "b2.json", "x3.json", "ab.json", "c.csv", "a10.json"}) write_file(dir / "in" / n, row(1));
+    auto names = [&](const std::string& glob) {
+        o.path_glob_filter = glob;
+        FileSource source(o);
+        auto p = source.plan();
+        return p ? planned_names(*p, dir / "in") : std::vector<std::string>{};
+    };
+    CHECK(names("?1.json") == std::vector<std::string>{"a1.json"});
+    CHECK(names("[a-b]?.json") == std::vector<std::string>{"a1.json", "ab.json", "b2.json"});
+    CHECK(names("[!x]?.json") == std::vector<std::string>{"a1.json", "ab.json", "b2.json"});
+    CHECK(names("{x3,c}.*") == std::vector<std::string>{"c.csv", "x3.json"});
+    CHECK(names("a*.json") == std::vector<std::string>{"a1.json", "a10.json", "ab.json"});
+}
+
+TEST_CASE("FileSource: max_bytes_per_trigger accumulates files up to the limit and never splits one") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    const std::string one = row(1);  // every small file has this size
+    for (int i = 0; i < 5; ++i) {
+        const auto name = "in/f" + std::to_string(i) + ".json";
+        write_file(dir / name, one);
+        age(dir / name, 100 - i);
+    }
+    std::string big;
+    for (int i = 0; i < 10; ++i) big += one;
+    write_file(dir / "in/g_big.json", big);
+    age(dir / "in/g_big.json", 90);  // after the small ones
+    o.max_bytes_per_trigger = one.size() * 5 / 2;  // two small files fit, three do not
+    FileSource source(o);
+    std::vector<std::size_t> files, rows;
+    while (auto p = source.plan()) {
+        files.push_back(p->files.size());
+        rows.push_back(source.read(*p).data.num_rows());
+        source.commit(*p);
+    }
+    CHECK(files == std::vector<std::size_t>{2, 2, 1, 1});
+    CHECK(rows == std::vector<std::size_t>{2, 2, 1, 10});  // the big file whole, alone
+}
+
+TEST_CASE("FileSource: max_files_per_trigger defaults to 1000") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    CHECK(FileSourceOptions{}.max_files_per_trigger == 1000);
+    for (int i = 0; i < 1001; ++i) write_file(dir / ("in/f" + std::to_string(i) + ".json"), "");
+    FileSource source(o);
+    auto p = source.plan();
+    REQUIRE(p);
+    CHECK(p->files.size() == 1000);
+    source.commit(*p);
+    p = source.plan();
+    REQUIRE(p);
+    CHECK(p->files.size() == 1);
+}
+
+// --- reading -----------------------------------------------------------------------------
+
+TEST_CASE("FileSource: _source_line on request, rescued_data_column renamed or disabled") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.schema_hints = "cust_id BIGINT";
+    write_file(dir / "in/a.json", "{'cust_id': 1}\n\n{'cust_id': 'x'}\n{bad\n");
+    SECTION("_source_line is the line where each record starts") {
+        o.read.add_source_line = true;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        REQUIRE(b.data.num_rows() == 3);
+        const auto lines = b.data.column("_source_line").int64_values();
+        CHECK(std::vector<std::int64_t>(lines.begin(), lines.end()) == std::vector<std::int64_t>{1, 3, 4});
+        CHECK(b.data.find_column("_rescued_data"));
+    }
+    SECTION("without add_source_line there is no such column") {
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(!b.data.find_column("_source_line"));
+        CHECK(b.data.find_column("_source_file"));
+    }
+    SECTION("a custom rescued-data column name") {
+        o.rescued_data_column = "_bad";
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(!b.data.find_column("_rescued_data"));
+        REQUIRE(b.data.find_column("_bad"));
+        CHECK(io_test::str(b.data, "_bad", 1).find("\"cust_id\": \"x\"") != std::string::npos);
+        CHECK(io_test::str(b.data, "_bad", 2).find("_corrupt_record") != std::string::npos);
+    }
+    SECTION("an empty name: no column; values and records are only counted, rows of nulls kept") {
+        o.rescued_data_column = "";
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(!b.data.find_column("_rescued_data"));
+        CHECK(b.data.num_columns() == 2);  // cust_id, _source_file
+        REQUIRE(b.data.num_rows() == 3);
+        CHECK(b.data.column("cust_id").is_null(1));
+        CHECK(b.data.column("cust_id").is_null(2));
+        CHECK(b.stats.rescued_values == 1);
+        CHECK(b.stats.malformed_records == 1);
+    }
+}
+
+TEST_CASE("FileSource: infer_sample_files bounds the files inference reads") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    write_file(dir / "in/a.json", "{\"x\": 1}\n");
+    write_file(dir / "in/b.json", "{\"x\": 2.5}\n");
+    age(dir / "in/a.json", 20);
+    age(dir / "in/b.json", 10);
+    SECTION("one file: only a.json's integer is seen") {
+        o.infer_sample_files = 1;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(source.schema().field(0).type == DataType::int64);
+        CHECK(b.data.column("x").is_null(1));
+        CHECK(b.stats.rescued_values == 1);
+    }
+    SECTION("both files: x widens to double") {
+        o.infer_sample_files = 2;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(source.schema().field(0).type == DataType::float64);
+        CHECK(b.data.column("x").double_values()[1] == 2.5);
+    }
+}
+
+TEST_CASE("FileSource: schema_evolution_mode for JSON and CSV") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    const bool csv = GENERATE(false, true);
+    o.format = csv ? FileFormat::csv : FileFormat::json;
+    const std::string ext = csv ? ".csv" : ".json";
+    write_file(dir / ("in/1" + ext), csv ? "a\n1\n" : "{\"a\": 1}\n");
+    write_file(dir / ("in/2" + ext), csv ? "a,extra,more\n2,x,y\n" : "{\"a\": 2, \"extra\": \"x\", \"more\": \"y\"}\n");
+    age(dir / ("in/1" + ext), 20);
+    age(dir / ("in/2" + ext), 10);
+    o.max_files_per_trigger = 1;  // the schema comes from 1.*; 2.* brings new fields
+    auto second_batch = [&](FileSource& source) {
+        auto p = source.plan();
+        REQUIRE(p);
+        (void)source.read(*p);
+        source.commit(*p);
+        p = source.plan();
+        REQUIRE(p);
+        return source.read(*p);
+    };
+    SECTION("addNewColumns (the default without a schema)") {
+        FileSource source(o);
+        const SourceBatch b = second_batch(source);
+        CHECK(io_test::str(b.data, "extra", 0) == "x");
+        CHECK(source.schema().contains("more"));
+        CHECK(b.schema_version == 2);
+    }
+    SECTION("rescue: the schema stays; the values go to _rescued_data") {
+        o.schema_evolution_mode = SchemaEvolutionMode::rescue;
+        FileSource source(o);
+        const SourceBatch b = second_batch(source);
+        CHECK(!b.data.find_column("extra"));
+        const std::string r = io_test::str(b.data, "_rescued_data", 0);
+        CHECK(r.find("\"extra\": \"x\"") != std::string::npos);
+        CHECK(r.find("\"more\": \"y\"") != std::string::npos);
+        CHECK(b.schema_version == 1);
+    }
+    SECTION("none: ignored") {
+        o.schema_evolution_mode = SchemaEvolutionMode::none;
+        FileSource source(o);
+        const SourceBatch b = second_batch(source);
+        CHECK(!b.data.find_column("extra"));
+        CHECK(b.data.column("_rescued_data").is_null(0));
+        CHECK(b.data.column("a").int64_values()[0] == 2);
+    }
+    SECTION("failOnNewColumns: an error naming the file and every new field") {
+        o.schema_evolution_mode = SchemaEvolutionMode::fail_on_new_columns;
+        FileSource source(o);
+        try {
+            (void)second_batch(source);
+            FAIL("expected schema_error");
+        } catch (const schema_error& e) {
+            const std::string m = e.what();
+            CHECK(m.find("2" + ext) != std::string::npos);
+            CHECK(m.find("'extra', 'more'") != std::string::npos);
+        }
+    }
+    SECTION("with a given schema the default is none") {
+        o.schema = Schema({Field{"a", DataType::int64}});
+        FileSource source(o);
+        const SourceBatch b = second_batch(source);
+        CHECK(!b.data.find_column("extra"));
+        CHECK(b.data.column("_rescued_data").is_null(0));
+        CHECK(source.schema().size() == 1);
+    }
+}
+
+// New columns are typed as inference types the first ones: from the file's sample (CSV) or,
+// for JSON, from the values of the batch that brings them (an integer column widens to double).
+TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_types") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    SECTION("CSV: from the sample of the file that brings them") {
+        o.format = FileFormat::csv;
+        write_file(dir / "in/1.csv", "a,b\n1,2\n");
+        write_file(dir / "in/2.csv", "a,b,c,d,e\n3,4,5,x,true\n6,7,8.5,y,false\n");
+        age(dir / "in/1.csv", 20);
+        age(dir / "in/2.csv", 10);
+        o.infer_sample_files = 1;  // the first schema comes from 1.csv alone
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(b.data.column("c").type() == DataType::float64);
+        CHECK(b.data.column("c").is_null(0));
+        CHECK(b.data.column("c").double_values()[2] == 8.5);
+        CHECK(b.data.column("d").type() == DataType::string);
+        CHECK(b.data.column("e").type() == DataType::boolean);
+        CHECK(b.data.column("_rescued_data").null_count() == 3);
+        REQUIRE(b.stats.schema_changes.size() == 1);
+        CHECK(b.stats.schema_changes[0].added[0].type == DataType::float64);
+    }
+    SECTION("CSV without inference: strings") {
+        o.format = FileFormat::csv;
+        o.infer_column_types = false;
+        write_file(dir / "in/1.csv", "a\n1\n");
+        write_file(dir / "in/2.csv", "a,c\n3,5\n");
+        age(dir / "in/1.csv", 20);
+        o.infer_sample_files = 1;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        CHECK(b.data.column("c").type() == DataType::string);
+    }
+    SECTION("JSON: a column that began as integers widens to double within the batch") {
+        write_file(dir / "in/1.json", "{\"a\": 1}\n");
+        write_file(dir / "in/2.json", "{\"a\": 2, \"n\": 1}\n");
+        write_file(dir / "in/3.json", "{\"a\": 3, \"n\": 2.5}\n");
+        age(dir / "in/1.json", 30);
+        age(dir / "in/2.json", 20);
+        age(dir / "in/3.json", 10);
+        o.infer_sample_files = 1;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        REQUIRE(b.data.num_rows() == 3);
+        CHECK(b.data.column("n").type() == DataType::float64);
+        CHECK(b.data.column("n").double_values()[1] == 1.0);
+        CHECK(b.data.column("n").double_values()[2] == 2.5);
+        CHECK(b.data.column("_rescued_data").null_count() == 3);
+        CHECK(source.schema().field(1).type == DataType::float64);
+    }
+    SECTION("JSON: a file skipped after widening a column undoes the widening") {
+        o.read.on_malformed = OnMalformed::skip_file;
+        write_file(dir / "in/1.json", "{\"a\": 1}\n");
+        write_file(dir / "in/2.json", "{\"a\": 2, \"n\": 1}\n");
+        write_file(dir / "in/3.json", "{\"a\": 3, \"n\": 2.5}\n{bad\n");
+        age(dir / "in/1.json", 30);
+        age(dir / "in/2.json", 20);
+        age(dir / "in/3.json", 10);
+        o.infer_sample_files = 1;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        REQUIRE(b.data.num_rows() == 2);
+        REQUIRE(b.stats.skipped_files.size() == 1);
+        CHECK(b.data.column("n").type() == DataType::int64);
+        CHECK(b.data.column("n").int64_values()[1] == 1);
+        REQUIRE(b.stats.schema_changes.size() == 1);
+        CHECK(b.stats.schema_changes[0].added[0].type == DataType::int64);
+    }
 }

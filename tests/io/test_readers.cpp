@@ -73,7 +73,7 @@ TEST_CASE("JSON: top-level array and one pretty-printed object per file") {
     CHECK(ea.num_rows() == 0);
 }
 
-TEST_CASE("Without inference every column is a string; numbers keep their text") {
+TEST_CASE("Without inference every column is a string and numbers keep their text") {
     const Batch b = read_json_text("{\"a\": 12, \"b\": 0.0, \"c\": true, \"d\": null, \"e\": 1e5}\n");
     for (const auto& f : b.schema().fields()) CHECK(f.type == DataType::string);
     CHECK(str(b, "a", 0) == "12");
@@ -288,4 +288,190 @@ TEST_CASE("Timestamps: ISO 8601 forms to UTC microseconds") {
     CHECK(v[2] == -86'400'000'000LL);
     CHECK(b.column("t").is_null(3));
     CHECK(str(b, "_rescued_data", 3).find("1970-02-30") != std::string::npos);
+}
+
+TEST_CASE("A new JSON field is typed as inference would over the batch: integers widen to double") {
+    ReadOptions o = typed();
+    o.infer_sample_rows = 1;  // the sample sees only `a`
+    SECTION("int64, then a decimal in a later record") {
+        auto reader = FileReader::over_text(
+            "{\"a\": 1}\n{\"a\": 2, \"b\": 1}\n{\"a\": 3, \"b\": 2.5}\n{\"a\": 4, \"b\": null}\n{\"a\": 5, \"b\": 7}\n",
+            FileFormat::json, o, "w.json");
+        const Batch b = reader.read_all();
+        REQUIRE(b.num_rows() == 5);
+        REQUIRE(b.column("b").type() == DataType::float64);
+        CHECK(b.column("b").is_null(0));
+        CHECK(b.column("b").double_values()[1] == 1.0);
+        CHECK(b.column("b").double_values()[2] == 2.5);
+        CHECK(b.column("b").is_null(3));
+        CHECK(b.column("b").double_values()[4] == 7.0);
+        CHECK(b.column("_rescued_data").null_count() == 5);
+        REQUIRE(reader.stats().schema_changes.size() == 1);
+        CHECK(reader.stats().schema_changes[0].added[0].type == DataType::float64);
+        CHECK(reader.schema().field(1).type == DataType::float64);
+    }
+    SECTION("only nulls at first: the first value decides, also for records with the same keys") {
+        const Batch b = read_json_text(
+            "{\"a\": 1}\n{\"a\": 2, \"c\": null}\n{\"a\": 3, \"c\": null}\n{\"a\": 4, \"c\": 7}\n{\"a\": 5, \"c\": 7.5}\n"
+            "{\"a\": 6, \"t\": null}\n{\"a\": 7, \"t\": true}\n",
+            o);
+        REQUIRE(b.column("c").type() == DataType::float64);
+        CHECK(b.column("c").null_count() == 5);
+        CHECK(b.column("c").double_values()[3] == 7.0);
+        CHECK(b.column("c").double_values()[4] == 7.5);
+        REQUIRE(b.column("t").type() == DataType::boolean);
+        CHECK(b.column("t").bool_values()[6] == 1);
+        CHECK(b.column("_rescued_data").null_count() == 7);
+    }
+    SECTION("text in a column that began as integers does not fit (inference would make it a string)") {
+        const Batch b = read_json_text("{\"a\": 1}\n{\"a\": 2, \"b\": 1}\n{\"a\": 3, \"b\": \"x\"}\n", o);
+        CHECK(b.column("b").type() == DataType::int64);
+        CHECK(str(b, "_rescued_data", 2).find("\"b\": \"x\"") != std::string::npos);
+    }
+    SECTION("once a batch is returned its types are fixed") {
+        o.batch_rows = 2;
+        auto reader = FileReader::over_text("{\"a\": 1}\n{\"a\": 2, \"b\": 1}\n{\"a\": 3, \"b\": 2.5}\n",
+                                            FileFormat::json, o);
+        const auto first = reader.next();
+        REQUIRE(first);
+        CHECK(first->column("b").type() == DataType::int64);
+        const auto second = reader.next();
+        REQUIRE(second);
+        CHECK(second->column("b").type() == DataType::int64);
+        CHECK(second->column("b").is_null(0));
+        CHECK(str(*second, "_rescued_data", 0).find("\"b\": 2.5") != std::string::npos);
+    }
+    SECTION("a hinted column keeps its hinted type: no widening") {
+        o.schema = Schema({Field{"a", DataType::int64}});
+        o.schema_hints = "b BIGINT";
+        const Batch b = read_json_text("{\"a\": 1, \"b\": 1}\n{\"a\": 2, \"b\": 2.5}\n", o);
+        CHECK(b.column("b").type() == DataType::int64);
+        CHECK(b.column("b").is_null(1));
+    }
+}
+
+TEST_CASE("A new CSV column is inferred from the file's sample, not always a string") {
+    ReadOptions o = typed();
+    o.schema = Schema({Field{"a", DataType::int64}});
+    const Batch b = read_csv_text("a,b,c\n1,2,x\n3,4.5,y\n", o, "n.csv");
+    CHECK(b.column("b").type() == DataType::float64);
+    CHECK(b.column("b").double_values()[1] == 4.5);
+    CHECK(b.column("c").type() == DataType::string);
+    o.infer_column_types = false;
+    CHECK(read_csv_text("a,b\n1,2\n", o).column("b").type() == DataType::string);
+}
+
+TEST_CASE("Schema hints name columns case-insensitively: exact case wins, ambiguity names both") {
+    ReadOptions o = typed();
+    o.schema_hints = "amount DOUBLE, CUST_ID STRING";
+    const Batch b = read_json_text("{\"cust_id\": 1, \"Amount\": 3}\n", o);
+    CHECK(b.num_columns() == 3);  // cust_id, Amount, _rescued_data: no extra hinted columns
+    CHECK(b.column("Amount").type() == DataType::float64);
+    CHECK(b.column("Amount").double_values()[0] == 3.0);
+    CHECK(b.column("cust_id").type() == DataType::string);
+    CHECK(str(b, "cust_id", 0) == "1");
+
+    ReadOptions two;
+    two.schema = Schema({Field{"id", DataType::string}, Field{"ID", DataType::string}});
+    two.schema_hints = "ID BIGINT";
+    const Batch e = read_json_text("{\"id\": \"a\", \"ID\": 5}\n", two);
+    CHECK(e.column("ID").type() == DataType::int64);
+    CHECK(e.column("id").type() == DataType::string);
+    two.schema_hints = "Id BIGINT";
+    try {
+        (void)read_json_text("{\"id\": \"a\"}\n", two);
+        FAIL("expected schema_error");
+    } catch (const schema_error& err) {
+        const std::string m = err.what();
+        CHECK(m.find("'id'") != std::string::npos);
+        CHECK(m.find("'ID'") != std::string::npos);
+    }
+    try {
+        (void)parse_schema_hints("amount DOUBLE, Amount BIGINT");
+        FAIL("expected config_error");
+    } catch (const config_error& err) {
+        CHECK(std::string(err.what()).find("differ only by case") != std::string::npos);
+    }
+}
+
+TEST_CASE("infer_sample_bytes bounds what inference reads") {
+    io_test::TempDir dir;
+    std::string text;
+    for (int i = 0; i < 50; ++i) text += "{\"x\": " + std::to_string(i) + "}\n";
+    const std::size_t ints = text.size();
+    text += "{\"x\": 2.5}\n";
+    io_test::write_file(dir / "s.json", text);
+    ReadOptions o = typed();
+    o.infer_sample_bytes = ints;  // the decimal is past the bound
+    Batch b = read_json((dir / "s.json").string(), o);
+    CHECK(b.column("x").type() == DataType::int64);
+    CHECK(b.column("x").is_null(50));
+    CHECK(str(b, "_rescued_data", 50).find("\"x\": 2.5") != std::string::npos);
+    o.infer_sample_bytes = text.size();
+    b = read_json((dir / "s.json").string(), o);
+    CHECK(b.column("x").type() == DataType::float64);
+    CHECK(b.column("x").double_values()[50] == 2.5);
+}
+
+TEST_CASE("Compression: JSON over gzip, and forced gzip or none") {
+    io_test::TempDir dir;
+    const std::string text = "{\"a\": 1}\n{\"a\": 2}\n";
+    io_test::write_gzip(dir / "z.json.gz", text);
+    io_test::write_file(dir / "plain.json", text);
+    ReadOptions o = typed();
+    Batch b = read_json((dir / "z.json.gz").string(), o);
+    REQUIRE(b.num_rows() == 2);
+    CHECK(b.column("a").int64_values()[1] == 2);
+    SECTION("none: the gzip bytes are read as they are, so the records are malformed") {
+        o.compression = Compression::none;
+        auto reader = JsonReader((dir / "z.json.gz").string(), o);
+        b = reader.read_all();
+        CHECK(!b.find_column("a"));
+        CHECK(reader.stats().malformed_records >= 1);
+        CHECK(str(b, "_rescued_data", 0).find("_corrupt_record") != std::string::npos);
+    }
+    SECTION("gzip: a gzip file is decompressed; a plain file is passed through as zlib does") {
+        o.compression = Compression::gzip;
+        CHECK(read_json((dir / "z.json.gz").string(), o).column("a").int64_values()[0] == 1);
+        b = read_json((dir / "plain.json").string(), o);
+        REQUIRE(b.num_rows() == 2);
+        CHECK(b.column("a").int64_values()[1] == 2);
+    }
+}
+
+TEST_CASE("CSV: the quote option, the expected text of malformed rows, rescued values with _file and _line") {
+    ReadOptions q;
+    q.quote = '\'';
+    const Batch b = read_csv_text("a,b\n'x,y',\"z\"\n'it''s',2\n", q);
+    REQUIRE(b.num_rows() == 2);
+    CHECK(str(b, "a", 0) == "x,y");
+    CHECK(str(b, "b", 0) == "\"z\"");  // '"' is an ordinary character now
+    CHECK(str(b, "a", 1) == "it's");
+
+    ReadOptions fail;
+    fail.on_malformed = OnMalformed::fail;
+    try {
+        (void)read_csv_text("a,b\n1,2\n3\n", fail, "short.csv");
+        FAIL("expected parse_error");
+    } catch (const parse_error& e) {
+        CHECK(std::string(e.what()).find("short.csv:3:2: expected 2 fields (as in the header), found 1") !=
+              std::string::npos);
+    }
+    try {
+        (void)read_csv_text("a,b\n\"x\"y,3\n", fail, "q.csv");
+        FAIL("expected parse_error");
+    } catch (const parse_error& e) {
+        CHECK(std::string(e.what()).find("q.csv:2:4: expected the delimiter (,) or the end of the line") !=
+              std::string::npos);
+    }
+
+    ReadOptions hinted;
+    hinted.schema_hints = "n BIGINT";
+    const Batch r = read_csv_text("n,s\n1,a\nx,b\n", hinted, "r.csv");
+    CHECK(r.column("n").is_null(1));
+    simdjson::dom::parser p;
+    simdjson::dom::element doc = p.parse(str(r, "_rescued_data", 1));
+    CHECK(std::string_view(doc["n"]) == "x");
+    CHECK(std::string_view(doc["_file"]) == "r.csv");
+    CHECK(int64_t(doc["_line"]) == 3);
 }

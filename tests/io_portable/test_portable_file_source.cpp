@@ -185,3 +185,16 @@ TEST_CASE("portable FileSource with a FileCheckpoint: replay after a restart, no
         for (const auto& e : fs::directory_iterator(ckpt / sub))
             CHECK(e.path().filename().string().front() != '.');  // no temporary file left behind
 }
+
+TEST_CASE("portable FileSource: recursive lookup skips every file below a directory named .x or _x") {
+    io_test::TempDir dir;
+    auto o = base(dir);
+    o.recursive_file_lookup = true;
+    o.use_notifications = true;  // no watcher here: the listing alone decides, by the same rule
+    for (const char* n : {"in/_tmp/a.json", "in/.staging/b.json", "in/sub/_x/deeper/c.json", "in/sub/deep/d.json"})
+        write_file(dir / n, row(1));
+    FileSource source(o);
+    auto p = source.plan();
+    REQUIRE(p);
+    CHECK(names(*p) == std::vector<std::string>{"d.json"});
+}

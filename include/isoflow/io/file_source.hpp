@@ -271,10 +271,27 @@ private:
             .count();
     }
 
+    // A file is taken only if no part of its path below the root (directories included)
+    // starts with '.' or '_', whether a listing or a notification found it: a notification
+    // from inside a hidden directory (a writer's staging area) must not take its files.
     [[nodiscard]] bool eligible_name(const std::filesystem::path& p) const {
         const std::string name = p.filename().string();
         if (name.empty() || name.front() == '.' || name.front() == '_') return false;
         if (!options_.path_glob_filter.empty() && !detail::glob_match(options_.path_glob_filter, name)) return false;
+        if (!options_.recursive_file_lookup) return true;
+        // Paths are root_ / relative: skip root_'s components, check the directories after them.
+        std::size_t skip = 0;
+        for (const auto& part : root_)
+            if (!part.empty()) ++skip;
+        for (const auto& part : p.parent_path()) {
+            if (part.empty()) continue;
+            if (skip) {
+                --skip;
+                continue;
+            }
+            const std::string dir = part.string();
+            if (dir.front() == '.' || dir.front() == '_') return false;
+        }
         return true;
     }
 

@@ -131,9 +131,15 @@ enum class Compression : std::uint8_t {
             detail::throw_error<config_error>(
                 "schema_hints: entry '" + std::string(entry) + "' has unknown type '" + std::string(rest) +
                 "': expected BIGINT, INT, DOUBLE, FLOAT, BOOLEAN, STRING or TIMESTAMP");
-        for (const auto& f : out)
+        // Hints name columns case-insensitively, so two hints differing only by case would
+        // both name the same column.
+        for (const auto& f : out) {
             if (f.name == name)
                 detail::throw_error<config_error>("schema_hints: column '" + name + "' is hinted twice");
+            if (detail::iequals(f.name, name))
+                detail::throw_error<config_error>("schema_hints: '" + f.name + "' and '" + name +
+                                                  "' differ only by case: expected one hint per column");
+        }
         out.push_back(Field{std::move(name), *type, true});
         if (comma == std::string_view::npos) break;
         pos = comma + 1;

@@ -4,6 +4,7 @@
 // several files into one builder.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -130,16 +131,31 @@ private:
     std::size_t last_ = static_cast<std::size_t>(-1);
 };
 
-// Overrides or adds the hinted columns.
+// The field a hint (or any column reference) names, as Schema::find matches: an exact-case
+// match wins, else the one field equal ignoring case; two such fields are a schema_error
+// naming both. nullopt when none matches.
+[[nodiscard]] inline std::optional<std::size_t> find_field(const std::vector<Field>& fields, std::string_view name) {
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        if (fields[i].name == name) return i;
+    std::optional<std::size_t> found;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (!iequals(fields[i].name, name)) continue;
+        if (found)
+            throw_error<schema_error>("schema hint '" + std::string(name) + "' is ambiguous: it matches both '" +
+                                      fields[*found].name + "' and '" + fields[i].name + "'");
+        found = i;
+    }
+    return found;
+}
+
+// Overrides or adds the hinted columns. A hint names a column case-insensitively, as column
+// lookups do (`amount DOUBLE` types the field `Amount`; an exact-case match wins).
 inline void apply_hints(std::vector<Field>& fields, const std::vector<Field>& hints) {
     for (const auto& h : hints) {
-        bool found = false;
-        for (auto& f : fields)
-            if (f.name == h.name) {
-                f.type = h.type;
-                found = true;
-            }
-        if (!found) fields.push_back(h);
+        if (auto i = find_field(fields, h.name))
+            fields[*i].type = h.type;
+        else
+            fields.push_back(h);
     }
 }
 
@@ -218,18 +234,25 @@ public:
         }
         Field field{std::string(key), DataType::string, true};
         bool typed = false;
-        for (const auto& h : hints_)
-            if (h.name == key) {
-                field.type = h.type;
-                typed = true;
-            }
+        if (auto h = find_field(hints_, key)) {
+            field.type = hints_[*h].type;
+            typed = true;
+        }
         for (const auto& f : file_types_)
             if (!typed && f.name == key) {
                 field.type = f.type;
                 typed = true;
             }
-        if (!typed && options_->infer_column_types) field.type = type_of_value(value).value_or(DataType::string);
+        // Typed from this first value; until the batch ends the column may still change as
+        // inference would (see settle_type).
+        Provisional provisional = Provisional::no;
+        if (!typed && options_->infer_column_types) {
+            const auto t = type_of_value(value);
+            field.type = t.value_or(DataType::string);
+            provisional = !t ? Provisional::only_nulls : *t == DataType::int64 ? Provisional::int64 : Provisional::no;
+        }
         const int col = add_column(field);
+        provisional_.back() = provisional;
         if (stats_.schema_changes.empty() || stats_.schema_changes.back().file != file_)
             stats_.schema_changes.push_back(SchemaChange{file_, {}});
         stats_.schema_changes.back().added.push_back(field);
@@ -247,13 +270,19 @@ public:
 
     [[nodiscard]] Column& column(int col) noexcept { return columns_[static_cast<std::size_t>(col)]; }
     [[nodiscard]] DataType type(int col) const noexcept { return fields_[static_cast<std::size_t>(col)].type; }
+    // True for a column added in this batch whose values so far were all null: its type is
+    // decided by its first value, so a cursor must not append to it without put().
+    [[nodiscard]] bool type_undecided(int col) const noexcept {
+        return provisional_[static_cast<std::size_t>(col)] == Provisional::only_nulls;
+    }
     [[nodiscard]] std::string_view name(int col) const noexcept { return names_[static_cast<std::size_t>(col)]; }
 
     // Puts a value into a claimed column, converting it; a value that does not fit leaves the
     // slot null and goes to the rescued data.
     void put(int col, const ValueRef& v) {
+        if (v.kind == ValueKind::null) return column(col).append_null();
+        if (provisional_[static_cast<std::size_t>(col)] != Provisional::no) settle_type(col, v);
         Column& c = column(col);
-        if (v.kind == ValueKind::null) return c.append_null();
         switch (type(col)) {
             case DataType::string:
                 if (v.kind == ValueKind::boolean) return c.append_string(v.boolean ? "true" : "false");
@@ -362,14 +391,28 @@ public:
     struct Mark {
         std::size_t rows, columns, changes, malformed, rescued;
         std::size_t last_change_fields;
+        std::size_t retyped;
     };
     [[nodiscard]] Mark mark() const noexcept {
         return Mark{rows_, columns_.size(), stats_.schema_changes.size(), stats_.malformed_records,
                     stats_.rescued_values,
-                    stats_.schema_changes.empty() ? 0 : stats_.schema_changes.back().added.size()};
+                    stats_.schema_changes.empty() ? 0 : stats_.schema_changes.back().added.size(),
+                    retyped_.size()};
     }
-    // Drops every row (and every column) added since `m`.
+    // Drops every row (and every column) added since `m`, and undoes the type changes since.
     void rollback(const Mark& m) {
+        const bool retyped = retyped_.size() > m.retyped;
+        if (retyped) ++layout_version_;
+        while (retyped_.size() > m.retyped) {
+            Retyped& r = retyped_.back();
+            const auto col = static_cast<std::size_t>(r.col);
+            if (col < m.columns) {
+                if (r.before) columns_[col] = std::move(*r.before);
+                fields_[col].type = r.type;
+                provisional_[col] = r.provisional;
+            }
+            retyped_.pop_back();
+        }
         if (columns_.size() > m.columns) ++layout_version_;
         while (columns_.size() > m.columns) {
             index_.erase(std::string_view(names_.back()));
@@ -378,11 +421,16 @@ public:
             fields_.pop_back();
             columns_.pop_back();
             stamps_.pop_back();
+            provisional_.pop_back();
         }
         for (auto& o : order_)
             if (o >= static_cast<int>(m.columns)) o = ignore;
         stats_.schema_changes.resize(m.changes);
         if (!stats_.schema_changes.empty()) stats_.schema_changes.back().added.resize(m.last_change_fields);
+        if (retyped)
+            for (auto& change : stats_.schema_changes)
+                for (auto& f : change.added)
+                    if (auto i = find_field(fields_, f.name)) f.type = fields_[*i].type;
         stats_.malformed_records = m.malformed;
         stats_.rescued_values = m.rescued;
         stats_.rows -= rows_ - m.rows;
@@ -415,10 +463,66 @@ public:
             out.add_column(Field{"_source_line", DataType::int64, true}, std::move(line_col_));
         reset_extra_columns();
         rows_ = 0;
+        // The batch is out with these types: from now on they are fixed.
+        std::fill(provisional_.begin(), provisional_.end(), Provisional::no);
+        retyped_.clear();
         return out;
     }
 
 private:
+    // A column added by resolve_unknown from its first value, within the batch being built:
+    // the type inference would give it over the batch's values is not known yet.
+    enum class Provisional : std::uint8_t {
+        no,          // fixed (initial columns, hinted or sampled ones, or decided)
+        int64,       // int64 so far: a number that only fits a double widens it, as inference does
+        only_nulls,  // only nulls so far: the first value decides the type
+    };
+    struct Retyped {
+        int col;
+        std::optional<Column> before;  // when the column itself was replaced
+        DataType type;
+        Provisional provisional;
+    };
+
+    // Changes a provisional column's type for a non-null value as inference over its values
+    // would: int64 widens to double (the int64 values converted), a column of nulls takes the
+    // value's type. Anything else (text in an int64 column) does not fit and is rescued.
+    void settle_type(int col, const ValueRef& v) {
+        const auto c = static_cast<std::size_t>(col);
+        const auto suggested = type_of_value(v);
+        if (!suggested) return;
+        DataType to = fields_[c].type;
+        Provisional next = Provisional::no;
+        if (provisional_[c] == Provisional::only_nulls) {
+            to = *suggested;
+            next = to == DataType::int64 ? Provisional::int64 : Provisional::no;
+        } else {  // Provisional::int64
+            if (v.kind != ValueKind::number || *suggested != DataType::float64) return;
+            to = DataType::float64;
+        }
+        if (to != fields_[c].type) {
+            Column wide(to);
+            const Column& old = columns_[c];
+            wide.reserve(old.size());
+            for (std::size_t r = 0; r < old.size(); ++r) {
+                if (old.is_null(r) || to != DataType::float64)
+                    wide.append_null();  // a column of only nulls, or a null int64 value
+                else
+                    wide.append_double(static_cast<double>(old.int64_values()[r]));
+            }
+            retyped_.push_back(Retyped{col, std::move(columns_[c]), fields_[c].type, provisional_[c]});
+            columns_[c] = std::move(wide);
+            fields_[c].type = to;
+            ++layout_version_;  // cursors cache column types
+            for (auto& change : stats_.schema_changes)
+                for (auto& f : change.added)
+                    if (f.name == fields_[c].name) f.type = to;
+        } else if (next != provisional_[c]) {
+            retyped_.push_back(Retyped{col, std::nullopt, fields_[c].type, provisional_[c]});
+        }
+        provisional_[c] = next;
+    }
+
     int add_column(const Field& f) {
         ++layout_version_;
         const int col = static_cast<int>(columns_.size());
@@ -430,6 +534,7 @@ private:
         for (std::size_t r = 0; r < rows_; ++r) c.append_null();
         columns_.push_back(std::move(c));
         stamps_.push_back(0);
+        provisional_.push_back(Provisional::no);
         return col;
     }
     void reset_extra_columns() {
@@ -467,6 +572,8 @@ private:
     std::unordered_map<std::string_view, int> index_;
     std::vector<Column> columns_;
     std::vector<std::uint64_t> stamps_;
+    std::vector<Provisional> provisional_;  // per column
+    std::vector<Retyped> retyped_;          // type changes in this batch, for rollback
     std::vector<int> order_;
     std::vector<Field> file_types_;
     Column rescued_col_{DataType::string};

@@ -469,6 +469,16 @@ private:
                     if (!differs_by_case) fresh.push_back(n);
                     col = BatchBuilder::rescue;
                 } else {
+                    if (!sampled_for_new_ && options_->infer_column_types &&
+                        options_->schema_evolution_mode == SchemaEvolutionMode::add_new_columns) {
+                        // A column this file brings is typed as the first columns were: by
+                        // inference over this file's first records (the same sample bounds).
+                        // Only now, so that files without new columns are not sampled.
+                        sampled_for_new_ = true;
+                        TypeInference inference;
+                        sample(inference);
+                        builder.set_file(std::string(builder.file()), inference.result(true));
+                    }
                     col = builder.resolve_unknown(n, ValueRef{});
                 }
             }
@@ -492,6 +502,7 @@ private:
     bool opened_ = false;
     bool mapped_ = false;
     bool numbers_in_place_ = false;
+    bool sampled_for_new_ = false;
     std::unique_ptr<InputFile> input_;
     BlockBuffer buffer_;
     std::vector<std::string> header_;

@@ -408,7 +408,8 @@ private:
         builder.begin_record(line);
         LenientJson lenient(record);
         if (lenient.parse_object_record(members_)) {
-            for (const auto& m : members_) {
+            for (auto& m : members_) {
+                if (m.kind == ValueKind::nested) normalize_nested(m.text);
                 const ValueRef v{m.kind, m.text, m.boolean};
                 int col = builder.find(m.key);
                 if (col == BatchBuilder::unknown) col = builder.resolve_unknown(m.key, v);
@@ -424,6 +425,18 @@ private:
             return false;
         }
         return true;
+    }
+
+    // The lenient parser writes a nested value back with its numbers as written; simdjson's
+    // path writes numbers in shortest round-trip form. So that a nested value's text does not
+    // depend on what else the record holds (a NaN or a single quote elsewhere sends the whole
+    // record here), it is written as simdjson writes it whenever simdjson can read it. It
+    // cannot when the value holds NaN, Infinity, an integer beyond 64 bits or a number out of
+    // the double range: then the numbers stay as written.
+    void normalize_nested(std::string& text) {
+        simdjson::dom::element value;
+        if (parser_->parse(text).get(value)) return;
+        text = simdjson::minify(value);
     }
 
     static void put(BatchBuilder& builder, int col, std::string_view key, const ValueRef& v) {
@@ -495,7 +508,9 @@ private:
         taken_.assign(builder.fields().size(), 0);
         for (const FlatMember& m : flat_) {
             const int col = builder.find(m.key);
-            if (col < 0 || taken_[static_cast<std::size_t>(col)]) {
+            // A column whose type its first non-null value will decide takes values through
+            // BatchBuilder::put only.
+            if (col < 0 || taken_[static_cast<std::size_t>(col)] || builder.type_undecided(col)) {
                 template_.clear();
                 return;
             }

@@ -38,12 +38,7 @@ public:
         fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (fd_ < 0) return;
         watch(root);
-        if (recursive_) {
-            std::error_code ec;
-            for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
-                 !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-                if (it->is_directory(ec)) watch(it->path());
-        }
+        if (recursive_) watch_below(root);
     }
     ~InotifyWatcher() override {
         if (fd_ >= 0) ::close(fd_);
@@ -71,8 +66,10 @@ public:
                 if (dir == dirs_.end() || ev->len == 0) continue;
                 std::filesystem::path p = dir->second / ev->name;
                 if (ev->mask & IN_ISDIR) {
-                    if (recursive_ && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                    if (recursive_ && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && !hidden(p)) {
+                        // A tree moved into place brings its subdirectories: watch them too.
                         watch(p);
+                        watch_below(p);
                         complete = false;  // files may have landed before the watch existed
                     }
                     continue;
@@ -84,6 +81,23 @@ public:
     }
 
 private:
+    // Directories named .x or _x hold no files the source takes (a writer's staging area):
+    // they are not watched, nor is anything below them.
+    [[nodiscard]] static bool hidden(const std::filesystem::path& dir) {
+        const std::string name = dir.filename().string();
+        return !name.empty() && (name.front() == '.' || name.front() == '_');
+    }
+    void watch_below(const std::filesystem::path& dir) {
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            if (!it->is_directory(ec)) continue;
+            if (hidden(it->path()))
+                it.disable_recursion_pending();
+            else
+                watch(it->path());
+        }
+    }
     void watch(const std::filesystem::path& dir) {
         const int wd = inotify_add_watch(fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
         if (wd >= 0) dirs_[wd] = dir;
