@@ -171,6 +171,7 @@ TEST_CASE("exactly once: SIGKILL at random moments across restarts while files a
     std::mt19937 rng(2024);
     int next_file = 0, next_id = 0;
     constexpr int restarts = 24;
+    int killed_mid_batch = 0;  // kills that left a planned, uncommitted batch to replay
     for (int round = 0; round < restarts; ++round) {
         // Files arrive between and during runs.
         for (int k = 0; k < 3; ++k) {
@@ -189,14 +190,47 @@ TEST_CASE("exactly once: SIGKILL at random moments across restarts while files a
         }
         std::uniform_int_distribution<int> delay(1, 60);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
-        write_landing_file(dir.path() / "landing", next_file++, next_id, 25);
-        next_id += 25;
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+        // Every third round a larger file arrives, and the kill waits until a batch is planned
+        // and not yet committed, so that some kills surely land inside a batch; the others land
+        // wherever the random delay puts them.
+        const bool aim_mid_batch = round % 3 == 2;
+        const int rows = aim_mid_batch ? 20'000 : 25;
+        write_landing_file(dir.path() / "landing", next_file++, next_id, rows);
+        next_id += rows;
+        if (aim_mid_batch) {
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            bool planned = false;
+            while (!planned && std::chrono::steady_clock::now() < until) {
+                try {
+                    isoflow::SqliteStoreOptions options;
+                    options.read_only = true;
+                    isoflow::SqliteStore store(dir.path() / "storage", options);
+                    const auto newest = store.last_batches(1);
+                    planned = !newest.empty() && newest.front().state == isoflow::BatchState::planned &&
+                              contains(newest.front().plan, "f" + std::to_string(100000 + next_file - 1) + ".json");
+                } catch (const isoflow::error&) {
+                }
+                if (!planned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+        }
         kill(child, SIGKILL);
         int status = 0;
         waitpid(child, &status, 0);
         CHECK(WIFSIGNALED(status));
+        try {
+            isoflow::SqliteStoreOptions options;
+            options.read_only = true;
+            isoflow::SqliteStore store(dir.path() / "storage", options);
+            const auto newest = store.last_batches(1);
+            killed_mid_batch += !newest.empty() && newest.front().state == isoflow::BatchState::planned;
+        } catch (const isoflow::error&) {
+            // killed before the storage was made
+        }
     }
+    // Otherwise the test would pass without a crash having hit a batch.
+    CHECK(killed_mid_batch >= restarts / 3 / 2);
     // Finally a clean run to the end.
     const auto r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
     INFO(r.err);
@@ -204,6 +238,7 @@ TEST_CASE("exactly once: SIGKILL at random moments across restarts while files a
     isoflow::SqliteStoreOptions options;
     options.read_only = true;
     isoflow::SqliteStore store(dir.path() / "storage", options);
+    for (const auto& b : store.last_batches(1000)) CHECK(b.state == isoflow::BatchState::committed);
     for (const std::string table : {"raw", "clean", "scored"}) {
         INFO("table " << table);
         std::map<std::int64_t, int> seen;
@@ -280,7 +315,7 @@ TEST_CASE("a missing feature column is an error at start that names it", "[pipel
     CHECK(contains(m, "scored"));
 }
 
-TEST_CASE("a null feature value never crashes scoring; the row is counted", "[pipeline][run]") {
+TEST_CASE("a null feature value never crashes scoring, the row is counted", "[pipeline][run]") {
     TempDir dir("pipeline_null_feature");
     write_model(dir.path() / "model.iforest");
     fs::create_directories(dir.path() / "landing");
@@ -296,7 +331,7 @@ TEST_CASE("a null feature value never crashes scoring; the row is counted", "[pi
     CHECK(contains(last[0].metrics, "\"scored\":{\"num_input_rows\":2,\"num_output_rows\":2,\"rows_with_missing_features\":1"));
 }
 
-TEST_CASE("generate --landing in every format feeds the pipeline; status and events print", "[pipeline][cli]") {
+TEST_CASE("generate --landing in every format feeds the pipeline, status and events print", "[pipeline][cli]") {
     TempDir dir("pipeline_formats");
     write_model(dir.path() / "model.iforest");
     for (const std::string format : {"json", "jsonl", "pydict", "csv"}) {
@@ -304,8 +339,9 @@ TEST_CASE("generate --landing in every format feeds the pipeline; status and eve
         const fs::path work = dir.path() / format;
         fs::create_directories(work);
         fs::copy_file(dir.path() / "model.iforest", work / "model.iforest");
-        auto r = run_command(cli() + " generate --landing " + quote((work / "landing").string()) +
-                                 " --rows 40 --rows-per-file 15 --seed 3 --null-rate 0.2 --format " + format,
+        const bool one_per_file = format == "json" || format == "pydict";
+        auto r = run_command(cli() + " generate --landing " + quote((work / "landing").string()) + " --rows 40" +
+                                 (one_per_file ? "" : " --rows-per-file 15") + " --seed 3 --null-rate 0.2 --format " + format,
                              dir);
         INFO(r.err);
         REQUIRE(r.status == 0);

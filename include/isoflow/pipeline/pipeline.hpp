@@ -618,6 +618,24 @@ private:
         }
     }
 
+    // A continuous run watches its sources (inotify) so that a file renamed or closed in the
+    // landing directory is taken within milliseconds instead of after the settle time. A source
+    // the definition says polls (spec_.polling_sources: "use_notifications": false) is left as
+    // it is. True when a source changed, so that the sources must be opened again.
+    bool watch_for_continuous() {
+        if (!spec_.notifications_when_continuous) return false;
+        bool changed = false;
+        for (auto& [name, options] : spec_.sources) {
+            if (options.use_notifications) continue;
+            const bool polls = std::any_of(spec_.polling_sources.begin(), spec_.polling_sources.end(),
+                                           [&](const std::string& p) { return detail::iequals(p, name); });
+            if (polls) continue;
+            options.use_notifications = true;
+            changed = true;
+        }
+        return changed;
+    }
+
     void open_sources() {
         drop_read_ahead();
         reopen_after_commit_ = false;
@@ -663,6 +681,22 @@ private:
         }
     }
 
+    // The source's notices (a file rewritten after it was read, with allow_overwrites false; a
+    // file that could not be read) as WARN events, so that they are seen and do not pile up.
+    // A notice for a file of `already_logged` (the batch's failed files) is not logged twice.
+    void log_notices(const std::string& source_name, FileSource& source, std::optional<std::uint64_t> batch,
+                     const std::vector<SkippedFile>& already_logged) {
+        for (const auto& notice : source.take_notices()) {
+            const bool logged = std::any_of(already_logged.begin(), already_logged.end(), [&](const SkippedFile& f) {
+                return f.file == notice.file && f.reason == notice.message;
+            });
+            if (logged) continue;
+            event(source_name, batch, "WARN", "source_notice", notice.file + ": " + notice.message,
+                  R"({"file":)" + detail::pipeline::json_string(notice.file) + R"(,"notice":)" +
+                      detail::pipeline::json_string(notice.message) + "}");
+        }
+    }
+
     void progress(const std::string& state, const std::string& message) {
         event("", std::nullopt, state == "FAILED" ? "ERROR" : "INFO", "update_progress", message,
               R"({"update_progress":{"state":")" + state + R"("}})");
@@ -683,7 +717,10 @@ private:
     // One micro-batch of one source. Returns false when the source had nothing.
     bool run_batch(std::size_t source_index, RunSummary& summary) {
         auto& [source_name, source] = sources_[source_index];
+        failing_table_.clear();
+        failing_batch_.reset();
         const auto plan = source->plan();
+        log_notices(source_name, *source, std::nullopt, {});
         if (!plan) return false;
         const auto started = std::chrono::steady_clock::now();
 
@@ -705,6 +742,8 @@ private:
                 pending = std::move(b);
                 break;
             }
+        failing_table_ = source_name;
+        failing_batch_ = pending ? pending->batch_id : batch_id;
         if (pending) {
             batch_id = pending->batch_id;
             if (pending->model_checksum != model_checksum_)
@@ -733,6 +772,7 @@ private:
         for (const auto& failed : input.failed_files)
             event(source_name, batch_id, "WARN", "error", failed.file + ": " + failed.reason,
                   R"({"file":)" + detail::pipeline::json_string(failed.file) + "}");
+        log_notices(source_name, *source, batch_id, input.failed_files);
 
         const std::uint64_t source_rows = input.data.num_rows();
         // A batch read by one table only, and not kept for the store or a sink, moves into its
@@ -760,6 +800,7 @@ private:
                 else in = it->second;
             }
             input_rows[t.spec.name] = in.num_rows();
+            failing_table_ = t.spec.name;
             std::uint64_t missing_rows = 0;
             Batch out = run_table(t, std::move(in), outputs, missing_rows);
             output_rows[t.spec.name] = out.num_rows();
@@ -775,6 +816,7 @@ private:
             if (!t.sink) continue;
             auto it = outputs.find(t.spec.name);
             if (it == outputs.end()) continue;
+            failing_table_ = t.spec.name;
             sink_written[t.spec.name] = t.sink->write(t.spec.name, batch_id, it->second);
             written[t.spec.name] += it->second.num_rows();
             if (auto q = outputs.find(t.spec.name + "_quarantine"); q != outputs.end()) {
@@ -783,6 +825,7 @@ private:
             }
         }
 
+        failing_table_.clear();  // the commit is every table's
         BatchTransaction transaction = store_->transaction(batch_id);
         std::string metrics = R"({"source":)" + detail::pipeline::json_string(source_name) +
                               R"(,"files":)" + std::to_string(plan->files.size()) + R"(,"bytes":)" +
@@ -794,9 +837,13 @@ private:
         for (auto& t : tables_) {
             auto it = outputs.find(t.spec.name);
             if (it == outputs.end()) continue;
-            if (t.spec.stored && !t.sink) {
-                transaction.append(t.spec.name, it->second);
-                written[t.spec.name] += it->second.num_rows();
+            if (!t.sink) {
+                if (t.spec.stored) {
+                    transaction.append(t.spec.name, it->second);
+                    written[t.spec.name] += it->second.num_rows();
+                }
+                // Quarantined rows are kept even when their table is not: a row missing from
+                // the next table is then always in a table that says why.
                 if (auto q = outputs.find(t.spec.name + "_quarantine"); q != outputs.end()) {
                     transaction.append(q->first, q->second);
                     written[q->first] += q->second.num_rows();
@@ -826,6 +873,8 @@ private:
         metrics += "}}";
         source->commit(*plan);  // the seen files join the batch's transaction
         transaction.commit(metrics);
+        failing_table_.clear();
+        failing_batch_.reset();
         for (auto& t : tables_)
             if (auto m = last_metrics_.find(t.spec.name); m != last_metrics_.end()) t.totals += m->second;
         for (const auto& [table, rows] : written) summary.table_rows[table] += rows;
@@ -878,10 +927,11 @@ private:
     }
 
     // One batch with production-mode retries: an I/O error or a busy database is retried with
-    // exponential backoff; an expectation failure or a bad configuration never is. A failed
-    // attempt commits nothing; the next one replays the same plan with the same batch id.
+    // exponential backoff (doubling, at most spec_.max_backoff); an expectation failure or a bad
+    // configuration never is. A failed attempt commits nothing; the next one replays the same
+    // plan with the same batch id.
     bool run_batch_with_retries(std::size_t source_index, RunSummary& summary) {
-        auto backoff = spec_.first_backoff;
+        auto backoff = std::min(spec_.first_backoff, spec_.max_backoff);
         for (int attempt = 1;; ++attempt) {
             try {
                 if (reopen_sources_) {
@@ -896,7 +946,7 @@ private:
                 store_->rollback_batch();
                 reopen_sources_ = true;
                 if (spec_.mode != PipelineMode::production || attempt >= spec_.max_attempts) throw;
-                event("", std::nullopt, "WARN", "error",
+                event(failing_table_, failing_batch_, "WARN", "error",
                       "batch attempt " + std::to_string(attempt) + " of " + std::to_string(spec_.max_attempts) +
                           " failed, retrying in " + std::to_string(backoff.count()) + " ms: " + e.what(),
                       R"({"retry":{"attempt":)" + std::to_string(attempt) + R"(,"backoff_ms":)" +
@@ -904,20 +954,26 @@ private:
                           (dynamic_cast<const store_busy_error*>(&e) ? "true" : "false") + R"(,"error":)" +
                           detail::pipeline::json_string(e.what()) + "}}");
                 std::this_thread::sleep_for(backoff);
-                backoff *= 2;
+                backoff = std::min(backoff * 2, spec_.max_backoff);
             }
         }
     }
 
     RunSummary run(bool continuous, const std::atomic<bool>* stop) {
         RunSummary summary;
+        failing_table_.clear();
+        failing_batch_.reset();
         event("", std::nullopt, "INFO", "create_update",
               std::string("update started (") + (continuous ? "continuous" : "triggered") + ")",
               std::string(R"({"create_update":{"mode":")") + (continuous ? "continuous" : "triggered") +
                   R"(","development":)" + (spec_.mode == PipelineMode::development ? "true" : "false") + "}}");
-        progress("INITIALIZING", "opening sources and tables");
-        progress("RUNNING", "processing");
+        // The update waits for nothing here (one process owns the storage), but the state is
+        // DLT's first: an update that never gets further (the database busy) shows as QUEUED.
+        progress("QUEUED", "update queued");
         try {
+            progress("INITIALIZING", "opening sources and tables");
+            if (continuous && watch_for_continuous()) open_sources();
+            progress("RUNNING", "processing");
             for (;;) {
                 bool any = false;
                 for (std::size_t s = 0; s < sources_.size(); ++s) {
@@ -937,7 +993,7 @@ private:
             // Logging the failure is best effort: the storage may be what failed (full, read-only,
             // busy), and the caller must get the original error.
             try {
-                event("", std::nullopt, "ERROR", "error", e.what(),
+                event(failing_table_, failing_batch_, "ERROR", "error", e.what(),
                       R"({"exception":)" + detail::pipeline::json_string(e.what()) + "}");
                 progress("FAILED", e.what());
             } catch (const std::exception&) {
@@ -984,6 +1040,10 @@ private:
     std::optional<ReadAhead> read_ahead_;
     bool reopen_after_commit_ = false;  // reading ahead failed: reopen the sources after this batch
     bool reopen_sources_ = false;
+    // Where the batch in progress is (the table being processed, its batch id): the origin of
+    // the error event when it fails.
+    std::string failing_table_;
+    std::optional<std::uint64_t> failing_batch_;
 };
 
 }  // namespace isoflow

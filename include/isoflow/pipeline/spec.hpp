@@ -104,9 +104,17 @@ struct PipelineSpec {
     PipelineMode mode = PipelineMode::development;
     std::vector<std::pair<std::string, FileSourceOptions>> sources;
     std::vector<TableSpec> tables;
-    // Production mode: attempts per batch, and the first backoff (doubling each time).
+    // Production mode: attempts per batch, and the first backoff, doubling each time up to
+    // max_backoff.
     int max_attempts = 5;
     std::chrono::milliseconds first_backoff{200};
+    std::chrono::milliseconds max_backoff{30'000};
+    // A continuous run turns on use_notifications (inotify) for every source, except those
+    // named in polling_sources (in JSON, a source that says "use_notifications": false), so that
+    // a file renamed into the landing directory is taken within milliseconds, not after the
+    // settle time.
+    bool notifications_when_continuous = true;
+    std::vector<std::string> polling_sources;
     // How long a write waits for a lock another connection (an sqlite3 shell) holds before the
     // batch fails with store_busy_error (retried in production mode).
     std::chrono::milliseconds busy_timeout{5000};
@@ -161,8 +169,22 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
     r.only_keys(v, {"path", "format", "infer_column_types", "schema_hints", "schema_evolution_mode",
                     "rescued_data_column", "max_files_per_trigger", "max_bytes_per_trigger",
                     "include_existing_files", "allow_overwrites", "path_glob_filter",
-                    "recursive_file_lookup", "use_notifications", "settle_time_ms", "add_source_line"},
+                    "recursive_file_lookup", "use_notifications", "settle_time_ms", "add_source_line",
+                    "schema", "on_malformed", "delimiter", "quote", "header", "null_value", "compression",
+                    "listing_interval_ms", "max_queued_files", "infer_sample_files", "infer_sample_rows",
+                    "infer_sample_bytes", "batch_rows"},
                 where);
+    // A one-character string (a CSV delimiter or quote).
+    auto character = [&](const Value& value, const std::string& at) {
+        const std::string c = r.string(value, at);
+        if (c.size() != 1) r.fail(value, at + ": expected one character, got \"" + c + "\"");
+        return c.front();
+    };
+    auto at_least_one = [&](const Value& value, const std::string& at) {
+        const auto n = r.number<std::size_t>(value, at);
+        if (n == 0) r.fail(value, at + ": expected at least 1");
+        return n;
+    };
     FileSourceOptions o;
     o.path = r.path(r.member(v, "path", where), where + ".path").string();
     for (const auto& [key, value] : v.object) {
@@ -202,10 +224,59 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
             o.use_notifications = r.boolean(value, at);
         } else if (key == "settle_time_ms") {
             o.settle_time = std::chrono::milliseconds(r.number<std::int64_t>(value, at));
+            if (o.settle_time.count() < 0) r.fail(value, at + ": expected 0 or more");
         } else if (key == "add_source_line") {
             o.read.add_source_line = r.boolean(value, at);
+        } else if (key == "schema") {
+            // The columns as schema hints are written: "tx_id BIGINT, Amount DOUBLE".
+            const std::string text = r.string(value, at);
+            std::vector<Field> fields;
+            try {
+                fields = parse_schema_hints(text);
+            } catch (const config_error& e) {
+                r.fail(value, at + ": " + e.what());
+            }
+            if (fields.empty()) r.fail(value, at + ": expected at least one column ('name TYPE, ...')");
+            o.schema = Schema(std::move(fields));
+        } else if (key == "on_malformed") {
+            const std::string m = r.string(value, at);
+            try {
+                o.read.on_malformed = parse_on_malformed(m);
+            } catch (const config_error&) {
+                r.fail(value, at + ": expected rescue, skip_file or fail, got \"" + m + "\"");
+            }
+        } else if (key == "delimiter") {
+            o.read.delimiter = character(value, at);
+        } else if (key == "quote") {
+            o.read.quote = character(value, at);
+        } else if (key == "header") {
+            o.read.header = r.boolean(value, at);
+        } else if (key == "null_value") {
+            o.read.null_value = r.string(value, at);
+        } else if (key == "compression") {
+            const std::string c = r.string(value, at);
+            if (c == "detect") o.read.compression = Compression::detect;
+            else if (c == "none") o.read.compression = Compression::none;
+            else if (c == "gzip") o.read.compression = Compression::gzip;
+            else r.fail(value, at + ": expected \"detect\", \"none\" or \"gzip\", got \"" + c + "\"");
+        } else if (key == "listing_interval_ms") {
+            o.listing_interval = std::chrono::milliseconds(r.number<std::int64_t>(value, at));
+            if (o.listing_interval.count() < 1) r.fail(value, at + ": expected at least 1");
+        } else if (key == "max_queued_files") {
+            o.max_queued_files = r.number<std::size_t>(value, at);
+        } else if (key == "infer_sample_files") {
+            o.infer_sample_files = at_least_one(value, at);
+        } else if (key == "infer_sample_rows") {
+            o.read.infer_sample_rows = at_least_one(value, at);
+        } else if (key == "infer_sample_bytes") {
+            o.read.infer_sample_bytes = at_least_one(value, at);
+        } else if (key == "batch_rows") {
+            o.read.batch_rows = at_least_one(value, at);
         }
     }
+    if (o.read.delimiter == o.read.quote)
+        r.fail(v, where + ": the delimiter and the quote are the same character ('" + std::string(1, o.read.delimiter) +
+                      "')");
     return o;
 }
 
@@ -277,7 +348,7 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
     const Value doc = parser.parse_document();
     SpecReader r(source, base);
     r.only_keys(doc, {"name", "storage", "mode", "sources", "tables", "max_attempts", "first_backoff_ms",
-                     "busy_timeout_ms"}, "the pipeline");
+                     "max_backoff_ms", "busy_timeout_ms"}, "the pipeline");
     PipelineSpec spec;
     spec.name = r.string(r.member(doc, "name", "the pipeline"), "name");
     if (spec.name.empty()) r.fail(doc, "name: expected a pipeline name, got an empty string");
@@ -292,8 +363,14 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
         spec.max_attempts = r.number<int>(*a, "max_attempts");
         if (spec.max_attempts < 1) r.fail(*a, "max_attempts: expected at least 1");
     }
-    if (const Value* b = doc.find("first_backoff_ms"))
+    if (const Value* b = doc.find("first_backoff_ms")) {
         spec.first_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "first_backoff_ms"));
+        if (spec.first_backoff.count() < 0) r.fail(*b, "first_backoff_ms: expected 0 or more");
+    }
+    if (const Value* b = doc.find("max_backoff_ms")) {
+        spec.max_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "max_backoff_ms"));
+        if (spec.max_backoff.count() < 0) r.fail(*b, "max_backoff_ms: expected 0 or more");
+    }
     if (const Value* b = doc.find("busy_timeout_ms")) {
         spec.busy_timeout = std::chrono::milliseconds(r.number<std::int64_t>(*b, "busy_timeout_ms"));
         if (spec.busy_timeout.count() < 0) r.fail(*b, "busy_timeout_ms: expected 0 or more");
@@ -301,8 +378,11 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
     const Value& sources = r.member(doc, "sources", "the pipeline");
     if (sources.kind != Value::Kind::object || sources.object.empty())
         r.fail(sources, "sources: expected an object with at least one source");
-    for (const auto& [name, value] : sources.object)
+    for (const auto& [name, value] : sources.object) {
         spec.sources.emplace_back(name, read_source(r, value, "sources." + name));
+        if (const Value* n = value.find("use_notifications"); n && !spec.sources.back().second.use_notifications)
+            spec.polling_sources.push_back(name);
+    }
     const Value& tables = r.member(doc, "tables", "the pipeline");
     if (tables.kind != Value::Kind::array || tables.array.empty())
         r.fail(tables, "tables: expected an array with at least one table");
