@@ -173,8 +173,9 @@ inline void append_record(std::string& out, const Transaction& t, std::int64_t t
         for (double v : t.v) number(v, ",%.6f");
         out += ",";
         if (!null_amount) number(t.amount, "%.2f");
-        std::snprintf(buffer, sizeof buffer, ",%lld\n", static_cast<long long>(timestamp_us));
-        out += buffer;
+        out += ',';
+        out += isoflow::detail::format_timestamp(timestamp_us);  // ISO 8601, as in the JSON forms
+        out += '\n';
         return;
     }
     const char q = py ? '\'' : '"';

@@ -194,6 +194,7 @@ struct GenerateArgs {
     std::string output;
     std::string landing, labels, format = "jsonl";
     std::int64_t rows_per_file = 1000;
+    bool rows_per_file_given = false;
     double files_per_second = 0.0;
     double null_rate = 0.0;
 };
@@ -217,6 +218,16 @@ int run_generate(const GenerateArgs& a) {
         else if (a.format == "csv") landing.format = isoflow_cli::LandingFormat::csv;
         else if (a.format == "pydict") landing.format = isoflow_cli::LandingFormat::pydict;
         else throw isoflow::config_error("--format: expected json, jsonl, csv or pydict, got '" + a.format + "'");
+        const bool one_per_file = landing.format == isoflow_cli::LandingFormat::json ||
+                                  landing.format == isoflow_cli::LandingFormat::pydict;
+        if (a.rows_per_file < 1)
+            throw isoflow::config_error("--rows-per-file: expected a count >= 1, got " + std::to_string(a.rows_per_file));
+        if (one_per_file && a.rows_per_file_given && a.rows_per_file != 1)
+            throw isoflow::config_error("--rows-per-file " + std::to_string(a.rows_per_file) + ": --format " + a.format +
+                                        " writes one record per file; use jsonl or csv for several");
+        if (!(a.files_per_second >= 0.0))
+            throw isoflow::config_error("--files-per-second: expected a rate >= 0, got " +
+                                        isoflow::detail::format_double(a.files_per_second));
         isoflow_cli::install_stop_handlers();
         const auto frauds = isoflow_cli::generate_landing({a.rows, a.fraud_rate, a.seed}, landing,
                                                           [] { return !isoflow_cli::stop_requested().load(); });
@@ -430,7 +441,8 @@ int main(int argc, char** argv) {
     generate_cmd->add_option("--seed", generate.seed, "random seed")->capture_default_str();
     generate_cmd->add_option("--output", generate.output, "CSV file to write (with a label column)");
     generate_cmd->add_option("--landing", generate.landing, "write files into this landing directory instead");
-    generate_cmd->add_option("--rows-per-file", generate.rows_per_file, "records per landing file (jsonl, csv)")
+    generate_cmd->add_option("--rows-per-file", generate.rows_per_file,
+                               "records per landing file (jsonl, csv; json and pydict hold one)")
         ->capture_default_str();
     generate_cmd->add_option("--format", generate.format, "landing files: json | jsonl | csv | pydict (one record "
                                                           "per file in Python dict syntax)")->capture_default_str();
@@ -483,6 +495,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    generate.rows_per_file_given = generate_cmd->get_option("--rows-per-file")->count() > 0;
     try {
         if (*train_cmd) return run_train(train);
         if (*score_cmd) return run_score(score);
@@ -492,6 +505,12 @@ int main(int argc, char** argv) {
         if (*status_cmd) return isoflow_cli::pipeline_status(status_file);
         if (*events_cmd) return isoflow_cli::pipeline_events(events_file, follow);
     } catch (const isoflow::config_error& e) {
+        // A mistake in a pipeline file (or a model that no longer matches its plan) is bad
+        // input, not bad usage: the one error, naming the file and the place, without the usage.
+        if (*run_cmd || *status_cmd || *events_cmd) {
+            std::fprintf(stderr, "isoflow: error: %s\n", e.what());
+            return 1;
+        }
         std::fprintf(stderr, "isoflow: %s\n\n", e.what());
         std::fputs(app.help().c_str(), stderr);
         return 2;

@@ -1,0 +1,292 @@
+// `isoflow run`, `events` and `generate --landing` as a user runs them: exit codes of bad pipeline
+// files, signals during a batch, --full-refresh, events --follow, the pace and forms of landing
+// files, and what the demo prints.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <isoflow/pipeline.hpp>
+
+#include "pipeline/pipeline_test_util.hpp"
+
+using namespace pipeline_test;
+using isoflow_test::slurp;
+
+namespace {
+
+std::size_t count_of(const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+    return n;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find('\n', start);
+        lines.push_back(text.substr(start, end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return lines;
+}
+
+// Starts the program with `args`, its stdout to `out` (stderr too); returns the pid.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& out) {
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(ISOFLOW_CLI));
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(ISOFLOW_CLI, argv.data());
+        _exit(127);
+    }
+    return child;
+}
+
+// Waits at most `limit` for the child; its exit status, or -1 (then it is killed).
+int wait_for(pid_t child, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        if (waitpid(child, &status, WNOHANG) == child) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    return -1;
+}
+
+// Polls `condition` every few ms for at most `limit`.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+}
+
+std::optional<isoflow::BatchRecord> newest_batch(const fs::path& storage) {
+    try {
+        isoflow::SqliteStoreOptions options;
+        options.read_only = true;
+        isoflow::SqliteStore store(storage, options);
+        const auto last = store.last_batches(1);
+        if (last.empty()) return std::nullopt;
+        return last.front();
+    } catch (const isoflow::error&) {
+        return std::nullopt;  // not created yet
+    }
+}
+
+}  // namespace
+
+TEST_CASE("run: a mistake in the pipeline file is status 1 and one line, not the usage", "[cli][pipeline][errors]") {
+    TempDir dir("cli_pipeline_errors");
+    write_model(dir.path() / "model.iforest");
+    std::ofstream(dir / "p.json") << R"({"name": "x", "storage": "s", "sources": {"a": {"path": "in"}},
+  "tables": [{"name": "t", "from": "b"}]})";
+    auto r = run_command(cli() + " run " + quote(dir / "p.json"), dir);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "table 't' reads from 'b', which is neither a source nor a table"));
+    CHECK(!contains(r.err, "Usage"));
+    CHECK(lines_of(r.err).size() == 1);
+    std::ofstream(dir / "p.json") << R"({"name": "x", "storage": "s",
+  "sources": {"a": {"path": "in", "delimiter": 5}}, "tables": [{"name": "t", "from": "a"}]})";
+    r = run_command(cli() + " run " + quote(dir / "p.json") + " --once", dir);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "p.json:2:"));
+    CHECK(contains(r.err, "sources.a.delimiter: expected a string"));
+    CHECK(lines_of(r.err).size() == 1);
+    // Bad usage is still status 2 with the usage text.
+    r = run_command(cli() + " run " + quote(dir / "p.json") + " --once --continuous", dir);
+    CHECK(r.status == 2);
+    CHECK(contains(r.err, "Usage"));
+}
+
+TEST_CASE("run --continuous: SIGINT or SIGTERM during a batch finishes it, then exit 0", "[cli][pipeline][signals]") {
+    for (const int signal : {SIGINT, SIGTERM}) {
+        INFO("signal " << signal);
+        TempDir dir("cli_pipeline_signal");
+        write_model(dir.path() / "model.iforest");
+        std::ofstream(dir / "pipeline.json") << pipeline_json();
+        write_landing_file(dir.path() / "landing", 0, 0, 150'000);  // one batch long enough to catch
+        const pid_t child = spawn({"run", (dir.path() / "pipeline.json").string(), "--continuous"}, dir.path() / "out.txt");
+        // The batch is planned (recorded before its rows are read), not yet committed.
+        const bool mid_batch = eventually(
+            [&] {
+                const auto b = newest_batch(dir.path() / "storage");
+                return b && b->state == isoflow::BatchState::planned;
+            },
+            std::chrono::seconds(20));
+        REQUIRE(mid_batch);
+        kill(child, signal);
+        const int status = wait_for(child, std::chrono::seconds(60));
+        INFO(slurp(dir.path() / "out.txt"));
+        CHECK(status == 0);
+        isoflow::SqliteStoreOptions options;
+        options.read_only = true;
+        isoflow::SqliteStore store(dir.path() / "storage", options);
+        CHECK(store.is_committed(1));
+        CHECK(ids_of(store, "raw").size() == 150'000);
+        bool canceled = false;
+        for (const auto& e : store.events_after(0, 100000))
+            canceled = canceled || (e.event_type == "update_progress" && contains(e.details, "CANCELED"));
+        CHECK(canceled);
+        CHECK(contains(slurp(dir.path() / "out.txt"), "150000 input rows"));
+    }
+}
+
+TEST_CASE("run --full-refresh empties the tables and reprocesses every file once", "[cli][pipeline]") {
+    TempDir dir("cli_full_refresh");
+    write_model(dir.path() / "model.iforest");
+    for (int f = 0; f < 4; ++f) write_landing_file(dir.path() / "landing", f, f * 10, 10);
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    auto r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "40 input rows"));
+    r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "0 input rows"));
+    r = run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once --full-refresh", dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "40 input rows"));
+    isoflow::SqliteStoreOptions options;
+    options.read_only = true;
+    isoflow::SqliteStore store(dir.path() / "storage", options);
+    auto raw = ids_of(store, "raw");
+    std::sort(raw.begin(), raw.end());
+    REQUIRE(raw.size() == 40);
+    for (int i = 0; i < 40; ++i) CHECK(raw[static_cast<std::size_t>(i)] == i);
+    bool reset = false;
+    for (const auto& e : store.events_after(0, 100000)) reset = reset || contains(e.details, "RESETTING");
+    CHECK(reset);
+}
+
+TEST_CASE("events --follow prints the log, then new events as they come, until SIGINT", "[cli][pipeline][events]") {
+    TempDir dir("cli_events_follow");
+    write_model(dir.path() / "model.iforest");
+    write_landing_file(dir.path() / "landing", 0, 0, 10);
+    std::ofstream(dir / "pipeline.json") << pipeline_json();
+    REQUIRE(run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir).status == 0);
+    const fs::path out = dir.path() / "follow.txt";
+    const pid_t child = spawn({"events", (dir.path() / "pipeline.json").string(), "--follow"}, out);
+    // One line per event: a run's create_update says "update started", its end state COMPLETED.
+    auto runs = [&] { return count_of(slurp(out), "update started ("); };
+    auto completed = [&] { return count_of(slurp(out), R"("state":"COMPLETED")"); };
+    CHECK(eventually([&] { return runs() == 1 && completed() == 1; }, std::chrono::seconds(10)));
+    write_landing_file(dir.path() / "landing", 1, 10, 10);
+    REQUIRE(run_command(cli() + " run " + quote(dir / "pipeline.json") + " --once", dir).status == 0);
+    CHECK(eventually([&] { return runs() == 2 && completed() == 2; }, std::chrono::seconds(10)));
+    // Each event once, in sequence order.
+    std::int64_t previous = 0;
+    for (const auto& line : lines_of(slurp(out))) {
+        const auto sequence = std::stoll(line.substr(0, line.find(' ')));
+        CHECK(sequence == previous + 1);
+        previous = sequence;
+    }
+    kill(child, SIGINT);
+    CHECK(wait_for(child, std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("generate --landing: --files-per-second paces the files, json and pydict hold one record a file",
+          "[cli][generate]") {
+    TempDir dir("cli_generate_landing");
+    auto r = run_command(cli() + " generate --landing " + quote(dir / "paced") +
+                             " --rows 6 --rows-per-file 1 --format jsonl --files-per-second 10",
+                         dir);
+    REQUIRE(r.status == 0);
+    std::vector<fs::file_time_type> times;
+    for (const auto& entry : fs::directory_iterator(dir.path() / "paced")) times.push_back(entry.last_write_time());
+    REQUIRE(times.size() == 6);
+    std::sort(times.begin(), times.end());
+    // File k is renamed into place, then the program waits until (k + 1) / 10 s after the start.
+    CHECK(times.back() - times.front() >= std::chrono::milliseconds(450));
+
+    for (const std::string format : {"json", "pydict"}) {
+        INFO(format);
+        r = run_command(cli() + " generate --landing " + quote(dir / format) + " --rows 5 --rows-per-file 3 --format " + format, dir);
+        CHECK(r.status == 2);
+        CHECK(contains(r.err, "one record per file"));
+        r = run_command(cli() + " generate --landing " + quote(dir / format) + " --rows 5 --rows-per-file 1 --format " + format, dir);
+        CHECK(r.status == 0);
+        CHECK(std::distance(fs::directory_iterator(dir.path() / format), fs::directory_iterator()) == 5);
+    }
+    r = run_command(cli() + " generate --landing " + quote(dir / "neg") + " --rows 5 --files-per-second -1", dir);
+    CHECK(r.status == 2);
+    CHECK(contains(r.err, "--files-per-second"));
+}
+
+TEST_CASE("generate --landing --format csv: the timestamp is ISO 8601, the same as in JSON", "[cli][generate]") {
+    TempDir dir("cli_generate_csv_timestamp");
+    REQUIRE(run_command(cli() + " generate --landing " + quote(dir / "csv") + " --rows 4 --rows-per-file 4 --format csv --seed 8", dir).status == 0);
+    REQUIRE(run_command(cli() + " generate --landing " + quote(dir / "jsonl") + " --rows 4 --rows-per-file 4 --format jsonl --seed 8", dir).status == 0);
+    const auto csv = lines_of(slurp(dir.path() / "csv" / "tx-000000000.csv"));
+    const auto jsonl = lines_of(slurp(dir.path() / "jsonl" / "tx-000000000.json"));
+    REQUIRE(csv.size() == 5);
+    REQUIRE(jsonl.size() == 4);
+    CHECK(csv[0].substr(csv[0].rfind(',') + 1) == "timestamp");
+    const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?)");
+    for (std::size_t i = 0; i < 4; ++i) {
+        const std::string stamp = csv[i + 1].substr(csv[i + 1].rfind(',') + 1);
+        CHECK(std::regex_match(stamp, iso));
+        CHECK(contains(jsonl[i], "\"timestamp\": \"" + stamp + "\""));
+    }
+}
+
+TEST_CASE("demo prints row counts, expectation metrics and anomalies that agree with each other", "[cli][demo]") {
+    TempDir dir("cli_demo_counts");
+    const auto r = run_command(cli() + " demo --rows 30000 --seed 5 --workdir " + quote(dir / "work"), dir);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    auto rows_of = [&](const std::string& table) -> long long {
+        const std::regex line("  " + table + R"( +(\d+) rows)");
+        std::smatch m;
+        if (!std::regex_search(r.out, m, line)) return -1;
+        return std::stoll(m[1]);
+    };
+    const long long raw = rows_of("transaction_readings_raw"), cleaned = rows_of("transaction_readings_cleaned"),
+                    gold = rows_of("predictions");
+    CHECK(raw == 30000);
+    CHECK(gold == cleaned);
+    // The run's totals (the batch log's metrics printed above them are the last batch's only).
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex(
+        R"(expectations: \{"dataset":"transaction_readings_cleaned","expectations":\[\{"name":"valid_transaction_reading",)"
+        R"("passed_records":(\d+),"failed_records":(\d+)\}\],"dropped_records":(\d+),"quarantined_records":0\})")));
+    const long long passed = std::stoll(m[1]), failed = std::stoll(m[2]), dropped = std::stoll(m[3]);
+    CHECK(dropped > 0);  // the demo's null rate leaves out both Amount and Time of some records
+    CHECK(failed == dropped);
+    CHECK(passed == cleaned);
+    CHECK(cleaned == raw - dropped);
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"(anomalies flagged in gold: (\d+) of (\d+))")));
+    const long long anomalies = std::stoll(m[1]);
+    CHECK(std::stoll(m[2]) == gold);
+    CHECK(anomalies > 0);
+    CHECK(anomalies < gold / 2);
+    // The same count from the stored gold table.
+    isoflow::SqliteStoreOptions options;
+    options.read_only = true;
+    isoflow::SqliteStore store(dir.path() / "work" / "storage", options);
+    const auto predictions = store.read_table("predictions");
+    long long flagged = 0;
+    for (auto f : predictions.column("is_anomaly").bool_values()) flagged += f;
+    CHECK(flagged == anomalies);
+}
