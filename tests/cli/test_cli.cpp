@@ -8,6 +8,7 @@ namespace {
 
 using isoflow_test::quote;
 using isoflow_test::run_command;
+using isoflow_test::lines_of;
 using isoflow_test::slurp;
 using isoflow_test::TempDir;
 
@@ -15,18 +16,6 @@ std::string cli() { return quote(ISOFLOW_CLI); }
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        const auto end = text.find('\n', start);
-        lines.push_back(text.substr(start, end - start));
-        if (end == std::string::npos) break;
-        start = end + 1;
-    }
-    return lines;
 }
 
 std::vector<std::string> split(const std::string& line) {

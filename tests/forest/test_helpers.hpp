@@ -57,6 +57,19 @@ inline std::string slurp(const std::filesystem::path& path) {
     return ss.str();
 }
 
+// The lines of `text`, without their newlines (a last line without one counts too).
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find('\n', start);
+        lines.push_back(text.substr(start, end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return lines;
+}
+
 inline CommandResult run_command(const std::string& command, const TempDir& dir) {
     const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
     const int raw = std::system((command + " > " + quote(out) + " 2> " + quote(err)).c_str());
