@@ -154,7 +154,9 @@ TEST_CASE("run --continuous: SIGINT or SIGTERM during a batch finishes it, then 
                 return b && b->state == isoflow::BatchState::planned;
             },
             std::chrono::seconds(20));
+        if (!mid_batch) kill(child, SIGKILL);
         REQUIRE(mid_batch);
+        const std::string signalled_at = isoflow::detail::store::now_iso_millis();
         kill(child, signal);
         const int status = wait_for(child, std::chrono::seconds(60));
         INFO(slurp(dir.path() / "out.txt"));
@@ -163,6 +165,11 @@ TEST_CASE("run --continuous: SIGINT or SIGTERM during a batch finishes it, then 
         options.read_only = true;
         isoflow::SqliteStore store(dir.path() / "storage", options);
         CHECK(store.is_committed(1));
+        // The signal came before the commit: the batch in progress was finished, not cut off.
+        const auto batches = store.last_batches(1);
+        REQUIRE(batches.size() == 1);
+        CHECK(batches[0].batch_id == 1);
+        CHECK(batches[0].committed_at >= signalled_at);
         CHECK(ids_of(store, "raw").size() == 150'000);
         bool canceled = false;
         for (const auto& e : store.events_after(0, 100000))

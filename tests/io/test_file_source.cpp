@@ -532,7 +532,7 @@ TEST_CASE("FileSource with notifications: the backstop listing finds a file whos
     io_test::TempDir dir;
     auto o = base(dir);
     o.use_notifications = true;
-    o.listing_interval = std::chrono::milliseconds(1000);
+    o.listing_interval = std::chrono::milliseconds(2000);
     FileSource source(o);
     CHECK(!source.plan());
     // A hard link makes a file appear with neither IN_CLOSE_WRITE nor IN_MOVED_TO: the watcher
@@ -541,7 +541,7 @@ TEST_CASE("FileSource with notifications: the backstop listing finds a file whos
     age(dir / "outside.json", 60);
     std::filesystem::create_hard_link(dir / "outside.json", dir / "in/linked.json");
     CHECK(!source.plan());  // no event, and the next listing is not due yet
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
     auto p = source.plan();
     REQUIRE(p);
     REQUIRE(p->files.size() == 1);
@@ -764,6 +764,24 @@ TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_
         CHECK(b.data.column("_rescued_data").null_count() == 3);
         REQUIRE(b.stats.schema_changes.size() == 1);
         CHECK(b.stats.schema_changes[0].added[0].type == DataType::float64);
+    }
+    SECTION("CSV: a record wider than the header in the sample of a file with new columns") {
+        // Sampling names the extra fields of a wide record; the header the columns are mapped
+        // from must stay the file's own (this once grew while it was being walked).
+        o.format = FileFormat::csv;
+        write_file(dir / "in/1.csv", "a,b\n1,2\n");
+        write_file(dir / "in/2.csv", "a,b,c,d\n3,4,5,x\n6,7,8,y,9,10,11,12,13\n14,15,16,z\n");
+        age(dir / "in/1.csv", 20);
+        age(dir / "in/2.csv", 10);
+        o.infer_sample_files = 1;
+        FileSource source(o);
+        const SourceBatch b = source.read(*source.plan());
+        REQUIRE(b.data.num_rows() == 4);
+        CHECK(b.data.column("c").type() == DataType::int64);
+        CHECK(b.data.column("c").int64_values()[3] == 16);
+        CHECK(b.data.column("d").string_at(3) == "z");
+        CHECK(!b.data.find_column("_c4"));
+        CHECK(!b.data.column("_rescued_data").is_null(2));  // the wide record is kept
     }
     SECTION("CSV without inference: strings") {
         o.format = FileFormat::csv;

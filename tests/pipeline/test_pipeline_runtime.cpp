@@ -482,6 +482,15 @@ TEST_CASE("a continuous run with the default source options takes a renamed file
                                         [](const std::string&, std::uint64_t) { return false; }));
         std::atomic<bool> stop{false};
         std::thread runner([&] { pipeline.run_continuous(stop); });
+        // Stops and joins the run however this section ends (a failed REQUIRE included).
+        struct Joiner {
+            std::atomic<bool>& stop;
+            std::thread& thread;
+            ~Joiner() {
+                stop = true;
+                if (thread.joinable()) thread.join();
+            }
+        } joiner{stop, runner};
         // A first file, delivered once the run is up (however long starting takes on a loaded
         // machine), then the file that is timed.
         write_landing_file(dir.path() / "landing", 0, 0, 1);
@@ -499,7 +508,12 @@ TEST_CASE("a continuous run with the default source options takes a renamed file
         REQUIRE(delivered_ns.load() != 0);
         const auto latency = Clock::time_point(Clock::duration(delivered_ns.load())) - renamed;
         INFO("latency " << std::chrono::duration_cast<std::chrono::milliseconds>(latency).count() << " ms");
+        // Polling waits for the 500 ms settle time (less the coarse mtime clock's lag); watching
+        // takes the file at once. The bound only separates the two (the sanitizer build on a
+        // busy machine is slow); the latency itself is measured by benchmarks/pipeline_bench.py.
         if (polling) CHECK(latency >= std::chrono::milliseconds(400));
-        else CHECK(latency < std::chrono::milliseconds(250));
+        else CHECK(latency < std::chrono::milliseconds(400));
+        // The run watched without changing the definition: a triggered run lists again.
+        CHECK(!pipeline.spec().sources.at(0).second.use_notifications);
     }
 }

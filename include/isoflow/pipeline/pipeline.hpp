@@ -621,19 +621,20 @@ private:
     // A continuous run watches its sources (inotify) so that a file renamed or closed in the
     // landing directory is taken within milliseconds instead of after the settle time. A source
     // the definition says polls (spec_.polling_sources: "use_notifications": false) is left as
-    // it is. True when a source changed, so that the sources must be opened again.
-    bool watch_for_continuous() {
-        if (!spec_.notifications_when_continuous) return false;
-        bool changed = false;
-        for (auto& [name, options] : spec_.sources) {
-            if (options.use_notifications) continue;
-            const bool polls = std::any_of(spec_.polling_sources.begin(), spec_.polling_sources.end(),
-                                           [&](const std::string& p) { return detail::iequals(p, name); });
-            if (polls) continue;
-            options.use_notifications = true;
-            changed = true;
-        }
-        return changed;
+    // it is. The spec is not changed: a triggered run after a continuous one lists again. True
+    // when the sources must be opened again for the run to come.
+    bool watch_for(bool continuous) {
+        const bool want = continuous && spec_.notifications_when_continuous;
+        if (want == watching_) return false;
+        watching_ = want;
+        return std::any_of(spec_.sources.begin(), spec_.sources.end(),
+                           [&](const auto& source) { return watched(source.first, source.second) != source.second.use_notifications; });
+    }
+    // Whether the run's source `name` uses notifications.
+    [[nodiscard]] bool watched(const std::string& name, const FileSourceOptions& options) const {
+        if (options.use_notifications || !watching_) return options.use_notifications;
+        return std::none_of(spec_.polling_sources.begin(), spec_.polling_sources.end(),
+                            [&](const std::string& p) { return detail::iequals(p, name); });
     }
 
     void open_sources() {
@@ -644,6 +645,7 @@ private:
             auto log = std::make_shared<StoreSeenFileLog>(store_, name);
             FileSourceOptions o = options;
             o.read.add_source_line = true;
+            o.use_notifications = watched(name, options);
             // A landing directory that does not exist yet is made, so that a continuous pipeline
             // can start before the first file arrives.
             std::error_code ec;
@@ -755,6 +757,8 @@ private:
         store_->record_plan(batch_id, plan_json, model_checksum_);
 
         SourceBatch input = read_planned(source_index, *source, *plan);
+        // This batch's notices, before the read-ahead's listing finds the next batch's.
+        log_notices(source_name, *source, batch_id, input.failed_files);
         // The next batch's files are parsed on another thread while this one goes through the
         // tables and into SQLite (the writer is the bottleneck; parsing is the next cost).
         start_read_ahead(source_index, *source);
@@ -772,7 +776,6 @@ private:
         for (const auto& failed : input.failed_files)
             event(source_name, batch_id, "WARN", "error", failed.file + ": " + failed.reason,
                   R"({"file":)" + detail::pipeline::json_string(failed.file) + "}");
-        log_notices(source_name, *source, batch_id, input.failed_files);
 
         const std::uint64_t source_rows = input.data.num_rows();
         // A batch read by one table only, and not kept for the store or a sink, moves into its
@@ -972,7 +975,7 @@ private:
         progress("QUEUED", "update queued");
         try {
             progress("INITIALIZING", "opening sources and tables");
-            if (continuous && watch_for_continuous()) open_sources();
+            if (watch_for(continuous)) open_sources();
             progress("RUNNING", "processing");
             for (;;) {
                 bool any = false;
@@ -1040,6 +1043,7 @@ private:
     std::optional<ReadAhead> read_ahead_;
     bool reopen_after_commit_ = false;  // reading ahead failed: reopen the sources after this batch
     bool reopen_sources_ = false;
+    bool watching_ = false;  // this run turned notifications on (watch_for)
     // Where the batch in progress is (the table being processed, its batch id): the origin of
     // the error event when it fails.
     std::string failing_table_;

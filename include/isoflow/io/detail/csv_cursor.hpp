@@ -458,6 +458,23 @@ private:
             if (p < buffer_.end() && splitter_.split(p, buffer_.end(), true, next) != SplitStatus::malformed)
                 ensure_names(splitter_.fields.size());
         }
+        if (options_->infer_column_types && options_->schema_evolution_mode == SchemaEvolutionMode::add_new_columns) {
+            builder.begin_record(0);
+            bool brings_new = false;
+            for (const auto& n : header_) brings_new |= builder.find(n) == BatchBuilder::unknown;
+            builder.abort_record();
+            if (brings_new) {
+                // A column this file brings is typed as the first columns were: by inference
+                // over this file's first records (the same sample bounds). Only then, so that
+                // files without new columns are not sampled. Sampling names the fields of a
+                // record wider than the header; the header stays as it is for mapping.
+                const std::size_t names = header_.size();
+                TypeInference inference;
+                sample(inference);
+                header_.resize(names);
+                builder.set_file(std::string(builder.file()), inference.result(true));
+            }
+        }
         std::vector<std::string> fresh;
         for (const auto& n : header_) {
             builder.begin_record(0);
@@ -469,16 +486,6 @@ private:
                     if (!differs_by_case) fresh.push_back(n);
                     col = BatchBuilder::rescue;
                 } else {
-                    if (!sampled_for_new_ && options_->infer_column_types &&
-                        options_->schema_evolution_mode == SchemaEvolutionMode::add_new_columns) {
-                        // A column this file brings is typed as the first columns were: by
-                        // inference over this file's first records (the same sample bounds).
-                        // Only now, so that files without new columns are not sampled.
-                        sampled_for_new_ = true;
-                        TypeInference inference;
-                        sample(inference);
-                        builder.set_file(std::string(builder.file()), inference.result(true));
-                    }
                     col = builder.resolve_unknown(n, ValueRef{});
                 }
             }
@@ -502,7 +509,6 @@ private:
     bool opened_ = false;
     bool mapped_ = false;
     bool numbers_in_place_ = false;
-    bool sampled_for_new_ = false;
     std::unique_ptr<InputFile> input_;
     BlockBuffer buffer_;
     std::vector<std::string> header_;
