@@ -465,3 +465,95 @@ TEST_CASE("gold's anomaly_score is exactly minus the model's score_samples, null
         CHECK(contains(last[0].metrics, "\"rows_with_missing_features\":" + std::to_string(second_batch) + ","));
     }
 }
+
+TEST_CASE("pipeline definitions: each remaining mistake names its place and what was expected", "[pipeline][config]") {
+    TempDir dir("pipeline_config_all");
+    write_model(dir.path() / "model.iforest");
+    // Line 1 holds a valid start; the member at fault is on line 2 (or the whole part in `tail`).
+    struct Case {
+        std::string text;
+        std::string message;
+    };
+    const std::string ok_sources = R"("sources": {"a": {"path": "in"}})";
+    const std::string ok_tables = R"("tables": [{"name": "t", "from": "a"}])";
+    auto top = [&](const std::string& member) {
+        return "{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ", " + ok_tables + ",\n" + member + "}";
+    };
+    auto source = [&](const std::string& members) {
+        return "{\"name\": \"x\", \"storage\": \"s\", " + ok_tables + ",\n\"sources\": {\"a\": {\"path\": \"in\", " +
+               members + "}}}";
+    };
+    auto table = [&](const std::string& members) {
+        return "{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ",\n\"tables\": [{\"name\": \"t\", \"from\": \"a\", " +
+               members + "}]}";
+    };
+    const std::vector<Case> cases = {
+        {"{\"storage\": \"s\", " + ok_sources + ",\n" + ok_tables + ", \"name\": \"\"}",
+         "name: expected a pipeline name, got an empty string"},
+        {top(R"("mode": "fast")"), R"(mode: expected "development" or "production", got "fast")"},
+        {top(R"("max_attempts": 0)"), "max_attempts: expected at least 1"},
+        {top(R"("first_backoff_ms": -1)"), "first_backoff_ms: expected 0 or more"},
+        {top(R"("max_backoff_ms": -5)"), "max_backoff_ms: expected 0 or more"},
+        {top(R"("busy_timeout_ms": -1)"), "busy_timeout_ms: expected 0 or more"},
+        {top(R"("max_attempts": "three")"), "max_attempts: expected a number"},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_tables + ",\n\"sources\": {}}",
+         "sources: expected an object with at least one source"},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ",\n\"tables\": []}",
+         "tables: expected an array with at least one table"},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_tables + ",\n\"sources\": {\"a\": 3}}", "sources.a: expected an object"},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_tables + ",\n\"sources\": {\"a\": {\"format\": \"json\"}}}",
+         "sources.a: missing key \"path\""},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_tables + ",\n\"sources\": {\"a\": {\"path\": \"\"}}}",
+         "sources.a.path: expected a path, got an empty string"},
+        {source(R"("schema_evolution_mode": "grow")"),
+         R"(expected addNewColumns, rescue, failOnNewColumns or none, got "grow")"},
+        {source(R"("infer_column_types": 1)"), "sources.a.infer_column_types: expected true or false"},
+        {source(R"("max_files_per_trigger": "many")"), "sources.a.max_files_per_trigger: expected a number"},
+        {source(R"("schema_hints": 5)"), "sources.a.schema_hints: expected a string"},
+        {source(R"("schema_hints": "Amount MONEY")"), "unknown type 'MONEY'"},
+        {source(R"("schema": "")"), "sources.a.schema: expected at least one column"},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ",\n\"tables\": [{\"from\": \"a\"}]}",
+         "tables[0]: missing key \"name\""},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ",\n\"tables\": [{\"name\": \"t\"}]}",
+         "tables[0]: missing key \"from\""},
+        {"{\"name\": \"x\", \"storage\": \"s\", " + ok_sources + ",\n\"tables\": [{\"name\": \"\", \"from\": \"a\"}]}",
+         "tables[0].name: expected a table name, got an empty string"},
+        {table(R"("from": "a")"), "key \"from\" given twice in tables[0]"},
+        {top(R"("name": "y")"), "key \"name\" given twice in the pipeline"},
+        {table(R"("quality": "platinum")"), R"(tables[0].quality: expected "bronze", "silver" or "gold", got "platinum")"},
+        {table(R"("stored": "yes")"), "tables[0].stored: expected true or false"},
+        {table(R"("select": "Amount")"), "tables[0].select: expected an array of expressions"},
+        {table(R"("select": [1])"), "tables[0].select[0]: expected a string"},
+        {table(R"("expectations": {})"), "tables[0].expectations: expected an array"},
+        {table(R"("expectations": [{"constraint": "x > 1"}])"), "tables[0].expectations[0]: missing key \"name\""},
+        {table(R"("expectations": [{"name": "e", "constraint": "x > 1", "when": 1}])"),
+         "unknown key \"when\" in tables[0].expectations[0]"},
+        {table(R"("score": {"model": "model.iforest", "threshold": 0.5})"), "unknown key \"threshold\" in tables[0].score"},
+        {table(R"("score": {})"), "tables[0].score: missing key \"model\""},
+        {table(R"("sink": {"format": "jsonl"})"), "tables[0].sink: missing key \"path\""},
+    };
+    for (const auto& c : cases) {
+        INFO(c.text);
+        std::ofstream(dir / "p.json") << c.text;
+        const std::string m = message_of([&] { (void)isoflow::Pipeline::from_file(dir / "p.json"); });
+        INFO(m);
+        CHECK(contains(m, c.message));
+        CHECK(contains(m, "p.json:"));
+        // The place is the line the mistake is on: every case puts it on line 2.
+        CHECK(contains(m, "p.json:2:"));
+    }
+    // Mistakes found when the pipeline is built name the table and the text at fault.
+    const std::vector<Case> built = {
+        {table(R"("select": ["Amount AS"])"), "expected a column name after AS"},
+        {table(R"("select": ["Amount AS a b"])"), "expected ',' or the end of the select list"},
+        {table(R"("where": "Amount >")"), "table 't', stage 1 (where), column 9: expected an expression"},
+    };
+    for (const auto& c : built) {
+        INFO(c.text);
+        std::ofstream(dir / "p.json") << c.text;
+        const std::string m = message_of([&] { (void)isoflow::Pipeline::from_file(dir / "p.json"); });
+        INFO(m);
+        CHECK(contains(m, c.message));
+        CHECK(m.starts_with(std::string(dir / "p.json") + ": "));  // and the file
+    }
+}

@@ -464,8 +464,25 @@ public:
         open_sources();
     }
 
+    // A mistake found while the pipeline is built (a column a stage does not have, a bad
+    // expression) names the file too; mistakes in the file's text name their line and column.
     [[nodiscard]] static Pipeline from_file(const std::filesystem::path& file) {
-        return Pipeline(load_pipeline_spec(file));
+        PipelineSpec spec = load_pipeline_spec(file);
+        auto named = [&](const std::exception& e) {
+            const std::string what = e.what();
+            return what.starts_with(file.string()) ? what : file.string() + ": " + what;
+        };
+        try {
+            return Pipeline(std::move(spec));
+        } catch (const config_error& e) {
+            detail::throw_error<config_error>(named(e));
+        } catch (const parse_error& e) {
+            detail::throw_error<parse_error>(named(e));
+        } catch (const schema_error& e) {
+            detail::throw_error<schema_error>(named(e));
+        } catch (const model_error& e) {
+            detail::throw_error<model_error>(named(e));
+        }
     }
 
     [[nodiscard]] const PipelineSpec& spec() const noexcept { return spec_; }

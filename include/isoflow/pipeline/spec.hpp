@@ -132,6 +132,10 @@ public:
 
     void only_keys(const Value& object, std::initializer_list<std::string_view> keys, const std::string& where) const {
         if (object.kind != Value::Kind::object) fail(object, where + ": expected an object");
+        for (std::size_t i = 0; i < object.object.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j)
+                if (object.object[j].key == object.object[i].key)
+                    fail(object.object[i].value, "key \"" + object.object[i].key + "\" given twice in " + where);
         for (const auto& [key, value] : object.object) {
             bool known = false;
             for (auto k : keys) known = known || key == k;
@@ -198,6 +202,11 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
             o.infer_column_types = r.boolean(value, at);
         } else if (key == "schema_hints") {
             o.schema_hints = r.string(value, at);
+            try {
+                (void)parse_schema_hints(o.schema_hints);  // a bad hint is a mistake at its place
+            } catch (const config_error& e) {
+                r.fail(value, at + ": " + e.what());
+            }
         } else if (key == "schema_evolution_mode") {
             const std::string m = r.string(value, at);
             if (m == "addNewColumns") o.schema_evolution_mode = SchemaEvolutionMode::add_new_columns;
@@ -283,8 +292,9 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
 inline TableSpec read_table(const SpecReader& r, const Value& v, const std::string& where) {
     r.only_keys(v, {"name", "from", "quality", "expectations", "where", "select", "score", "stored", "sink"}, where);
     TableSpec t;
-    t.name = r.string(r.member(v, "name", where), where + ".name");
-    if (t.name.empty()) r.fail(v, where + ".name: expected a table name, got an empty string");
+    const Value& name = r.member(v, "name", where);
+    t.name = r.string(name, where + ".name");
+    if (t.name.empty()) r.fail(name, where + ".name: expected a table name, got an empty string");
     t.from = r.string(r.member(v, "from", where), where + ".from");
     for (const auto& [key, value] : v.object) {
         const std::string at = where + "." + key;
@@ -350,8 +360,9 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
     r.only_keys(doc, {"name", "storage", "mode", "sources", "tables", "max_attempts", "first_backoff_ms",
                      "max_backoff_ms", "busy_timeout_ms"}, "the pipeline");
     PipelineSpec spec;
-    spec.name = r.string(r.member(doc, "name", "the pipeline"), "name");
-    if (spec.name.empty()) r.fail(doc, "name: expected a pipeline name, got an empty string");
+    const Value& name = r.member(doc, "name", "the pipeline");
+    spec.name = r.string(name, "name");
+    if (spec.name.empty()) r.fail(name, "name: expected a pipeline name, got an empty string");
     spec.storage = r.path(r.member(doc, "storage", "the pipeline"), "storage");
     if (const Value* m = doc.find("mode")) {
         const std::string mode = r.string(*m, "mode");
