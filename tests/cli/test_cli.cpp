@@ -159,6 +159,19 @@ TEST_CASE("train and score: columns by name, any order, extra columns ignored", 
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(slurp(dir / "s3.csv") == slurp(dir / "s.csv"));
+
+    // Training reads JSON Lines too: the same rows give the same model, hence the same scores.
+    r = run_command(cli() + " train --input " + quote(dir / "t.jsonl") + " --output " + quote(dir / "m_jsonl.json") +
+                        " --exclude label,cust_id,Time --seed 4 --contamination 0.02",
+                    dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    r = run_command(cli() + " score --model " + quote(dir / "m_jsonl.json") + " --input " + quote(dir / "t.csv") +
+                        " --output " + quote(dir / "s4.csv") + " --keep cust_id,label",
+                    dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(slurp(dir / "s4.csv") == slurp(dir / "s.csv"));
 }
 
 TEST_CASE("bad input: status 1 and one line naming file, line and column", "[cli][errors]") {
