@@ -747,12 +747,18 @@ TEST_CASE("FileSource: schema_evolution_mode for JSON and CSV") {
 TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_types") {
     io_test::TempDir dir;
     auto o = base(dir);
+    // Files in/1.EXT, in/2.EXT, ... with these bodies, the first the oldest (10 s apart).
+    auto land = [&](const std::string& ext, const std::vector<std::string>& bodies) {
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
+            const std::string name = "in/" + std::to_string(i + 1) + "." + ext;
+            write_file(dir / name, bodies[i]);
+            age(dir / name, static_cast<int>(10 * (bodies.size() - i)));
+        }
+    };
     SECTION("CSV: from the sample of the file that brings them") {
         o.format = FileFormat::csv;
-        write_file(dir / "in/1.csv", "a,b\n1,2\n");
-        write_file(dir / "in/2.csv", "a,b,c,d,e\n3,4,5,x,true\n6,7,8.5,y,false\n");
-        age(dir / "in/1.csv", 20);
-        age(dir / "in/2.csv", 10);
+        land("csv", {"a,b\n1,2\n",
+                     "a,b,c,d,e\n3,4,5,x,true\n6,7,8.5,y,false\n"});
         o.infer_sample_files = 1;  // the first schema comes from 1.csv alone
         FileSource source(o);
         const SourceBatch b = source.read(*source.plan());
@@ -769,10 +775,8 @@ TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_
         // Sampling names the extra fields of a wide record; the header the columns are mapped
         // from must stay the file's own (this once grew while it was being walked).
         o.format = FileFormat::csv;
-        write_file(dir / "in/1.csv", "a,b\n1,2\n");
-        write_file(dir / "in/2.csv", "a,b,c,d\n3,4,5,x\n6,7,8,y,9,10,11,12,13\n14,15,16,z\n");
-        age(dir / "in/1.csv", 20);
-        age(dir / "in/2.csv", 10);
+        land("csv", {"a,b\n1,2\n",
+                     "a,b,c,d\n3,4,5,x\n6,7,8,y,9,10,11,12,13\n14,15,16,z\n"});
         o.infer_sample_files = 1;
         FileSource source(o);
         const SourceBatch b = source.read(*source.plan());
@@ -795,12 +799,9 @@ TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_
         CHECK(b.data.column("c").type() == DataType::string);
     }
     SECTION("JSON: a column that began as integers widens to double within the batch") {
-        write_file(dir / "in/1.json", "{\"a\": 1}\n");
-        write_file(dir / "in/2.json", "{\"a\": 2, \"n\": 1}\n");
-        write_file(dir / "in/3.json", "{\"a\": 3, \"n\": 2.5}\n");
-        age(dir / "in/1.json", 30);
-        age(dir / "in/2.json", 20);
-        age(dir / "in/3.json", 10);
+        land("json", {"{\"a\": 1}\n",
+                      "{\"a\": 2, \"n\": 1}\n",
+                      "{\"a\": 3, \"n\": 2.5}\n"});
         o.infer_sample_files = 1;
         FileSource source(o);
         const SourceBatch b = source.read(*source.plan());
@@ -813,12 +814,9 @@ TEST_CASE("FileSource: new columns are inferred, not strings, with infer_column_
     }
     SECTION("JSON: a file skipped after widening a column undoes the widening") {
         o.read.on_malformed = OnMalformed::skip_file;
-        write_file(dir / "in/1.json", "{\"a\": 1}\n");
-        write_file(dir / "in/2.json", "{\"a\": 2, \"n\": 1}\n");
-        write_file(dir / "in/3.json", "{\"a\": 3, \"n\": 2.5}\n{bad\n");
-        age(dir / "in/1.json", 30);
-        age(dir / "in/2.json", 20);
-        age(dir / "in/3.json", 10);
+        land("json", {"{\"a\": 1}\n",
+                      "{\"a\": 2, \"n\": 1}\n",
+                      "{\"a\": 3, \"n\": 2.5}\n{bad\n"});
         o.infer_sample_files = 1;
         FileSource source(o);
         const SourceBatch b = source.read(*source.plan());
