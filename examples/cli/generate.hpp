@@ -210,10 +210,17 @@ inline void append_record(std::string& out, const Transaction& t, std::int64_t t
     out += format == LandingFormat::json ? "" : "\n";
 }
 
+struct LandingResult {
+    std::int64_t rows = 0;    // transactions written (fewer than asked when keep_going stopped it)
+    std::int64_t files = 0;
+    std::int64_t frauds = 0;  // among them
+};
+
 // Writes transactions as files into a landing directory, each written under a hidden name and
-// renamed into place when complete. Returns the number of frauds.
-inline std::int64_t generate_landing(const GenerateOptions& options, const LandingOptions& landing,
-                                     const std::function<bool()>& keep_going = [] { return true; }) {
+// renamed into place when complete, and (when landing.labels is set) replaces the labels file
+// with the labels of the transactions written.
+inline LandingResult generate_landing(const GenerateOptions& options, const LandingOptions& landing,
+                                      const std::function<bool()>& keep_going = [] { return true; }) {
     namespace fs = std::filesystem;
     fs::create_directories(landing.directory);
     if (landing.rows_per_file < 1) throw std::runtime_error("--rows-per-file: expected a count >= 1");
@@ -227,7 +234,8 @@ inline std::int64_t generate_landing(const GenerateOptions& options, const Landi
     const std::int64_t base_us = 1'700'000'000'000'000;  // 2023-11-14
     const char* extension = landing.format == LandingFormat::csv ? ".csv" : ".json";
     std::int64_t file_index = 0;
-    for (std::int64_t row = 0; row < options.rows && keep_going(); ++file_index) {
+    std::int64_t row = 0;
+    for (; row < options.rows && keep_going(); ++file_index) {
         std::string body;
         if (landing.format == LandingFormat::csv) {
             body = "tx_id,cust_id,Time";
@@ -263,15 +271,12 @@ inline std::int64_t generate_landing(const GenerateOptions& options, const Landi
         }
     }
     if (!landing.labels.empty()) {
-        std::error_code ec;
-        const bool fresh = !fs::exists(landing.labels, ec) || fs::file_size(landing.labels, ec) == 0;
-        std::FILE* f = std::fopen(landing.labels.c_str(), "ab");
+        std::FILE* f = std::fopen(landing.labels.c_str(), "wb");
         if (!f) throw std::runtime_error(landing.labels + ": cannot open the file for writing");
-        const std::string text = fresh ? labels : labels.substr(labels.find('\n') + 1);
-        const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        const bool ok = std::fwrite(labels.data(), 1, labels.size(), f) == labels.size();
         if (std::fclose(f) != 0 || !ok) throw std::runtime_error(landing.labels + ": write failed (disk full?)");
     }
-    return frauds;
+    return LandingResult{row, file_index, frauds};
 }
 
 }  // namespace isoflow_cli

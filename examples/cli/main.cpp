@@ -145,7 +145,7 @@ std::vector<std::size_t> model_columns(const isoflow::IsolationForest<float>& fo
 }
 
 struct ScoreArgs {
-    std::string model, registry, input, output, keep;
+    std::string model, input, output, keep;
 };
 
 int run_score(const ScoreArgs& a) {
@@ -229,11 +229,12 @@ int run_generate(const GenerateArgs& a) {
             throw isoflow::config_error("--files-per-second: expected a rate >= 0, got " +
                                         isoflow::detail::format_double(a.files_per_second));
         isoflow_cli::install_stop_handlers();
-        const auto frauds = isoflow_cli::generate_landing({a.rows, a.fraud_rate, a.seed}, landing,
-                                                          [] { return !isoflow_cli::stop_requested().load(); });
-        std::printf("wrote %lld transactions (%lld planted frauds) into %s; labels in %s\n",
-                    static_cast<long long>(a.rows), static_cast<long long>(frauds), a.landing.c_str(),
-                    landing.labels.c_str());
+        const auto written = isoflow_cli::generate_landing({a.rows, a.fraud_rate, a.seed}, landing,
+                                                           [] { return !isoflow_cli::stop_requested().load(); });
+        std::printf("wrote %lld transactions (%lld planted frauds) in %lld files into %s; labels in %s%s\n",
+                    static_cast<long long>(written.rows), static_cast<long long>(written.frauds),
+                    static_cast<long long>(written.files), a.landing.c_str(), landing.labels.c_str(),
+                    written.rows < a.rows ? " (stopped by a signal)" : "");
         return 0;
     }
     const auto frauds = isoflow_cli::generate_csv({a.rows, a.fraud_rate, a.seed}, a.output);
@@ -297,10 +298,10 @@ int run_demo(const DemoArgs& a) {
         options.labels = labels_path;
         options.rows_per_file = 1000;
         options.null_rate = 0.001;  // a few readings without Amount or Time, for the expectation
-        const auto frauds = isoflow_cli::generate_landing({a.rows, 0.002, a.seed}, options);
+        const auto landed = isoflow_cli::generate_landing({a.rows, 0.002, a.seed}, options);
         std::printf("landed %lld card transactions (%lld planted frauds) as %lld JSON Lines files in %.2f s\n",
-                    static_cast<long long>(a.rows), static_cast<long long>(frauds),
-                    static_cast<long long>((a.rows + 999) / 1000), seconds_since(start));
+                    static_cast<long long>(landed.rows), static_cast<long long>(landed.frauds),
+                    static_cast<long long>(landed.files), seconds_since(start));
         // The training part: the first transactions, regenerated from the same seed.
         isoflow_cli::TransactionGenerator generator({a.rows, 0.002, a.seed});
         const auto n = std::max<std::int64_t>(1, static_cast<std::int64_t>(a.train_share * static_cast<double>(a.rows)));
@@ -429,7 +430,6 @@ int main(int argc, char** argv) {
     ScoreArgs score;
     auto* score_cmd = app.add_subcommand("score", "score the rows of a file with a model; writes CSV");
     score_cmd->add_option("--model", score.model, "model file (or models:/NAME@ALIAS with a registry)")->required();
-    score_cmd->add_option("--registry", score.registry, "model registry folder");
     score_cmd->add_option("--input", score.input, "CSV (plain or .gz) or JSON file to score")->required();
     score_cmd->add_option("--output", score.output, "CSV file to write")->required();
     score_cmd->add_option("--keep", score.keep, "comma-separated input columns to copy to the output");

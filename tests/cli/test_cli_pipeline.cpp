@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,6 +259,49 @@ TEST_CASE("generate --landing: --files-per-second paces the files, json and pydi
     r = run_command(cli() + " generate --landing " + quote(dir / "neg") + " --rows 5 --files-per-second -1", dir);
     CHECK(r.status == 2);
     CHECK(contains(r.err, "--files-per-second"));
+}
+
+TEST_CASE("generate --landing: the labels file is replaced, and a stopped run says what it wrote", "[cli][generate]") {
+    TempDir dir("cli_generate_labels");
+    for (int round = 0; round < 2; ++round) {
+        const auto r = run_command(cli() + " generate --landing " + quote(dir / "landing") + " --rows 25 --rows-per-file 10", dir);
+        REQUIRE(r.status == 0);
+        CHECK(contains(r.out, "wrote 25 transactions"));
+        CHECK(contains(r.out, "in 3 files"));
+    }
+    // Generated twice into the same place: the files are replaced, and so are the labels.
+    const auto labels = lines_of(slurp(dir.path() / "landing_labels.csv"));
+    REQUIRE(labels.size() == 26);
+    CHECK(labels[0] == "tx_id,label");
+    std::set<std::string> ids;
+    for (std::size_t i = 1; i < labels.size(); ++i) ids.insert(labels[i].substr(0, labels[i].find(',')));
+    CHECK(ids.size() == 25);
+
+    // SIGINT stops it after the file being written; the summary and the labels count what was written.
+    const pid_t child = spawn({"generate", "--landing", (dir.path() / "slow").string(), "--rows", "2000",
+                               "--rows-per-file", "10", "--files-per-second", "20"},
+                              dir.path() / "out.txt");
+    const bool started = eventually(
+        [&] {
+            std::error_code ec;
+            return fs::exists(dir.path() / "slow", ec) &&
+                   std::distance(fs::directory_iterator(dir.path() / "slow", ec), fs::directory_iterator()) >= 3;
+        },
+        std::chrono::seconds(20));
+    if (!started) kill(child, SIGKILL);
+    REQUIRE(started);
+    kill(child, SIGINT);
+    CHECK(wait_for(child, std::chrono::seconds(20)) == 0);
+    long long files = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path() / "slow"))
+        files += entry.path().filename().string().front() != '.';
+    const std::string out = slurp(dir.path() / "out.txt");
+    INFO(out);
+    CHECK(files < 200);
+    CHECK(contains(out, "wrote " + std::to_string(files * 10) + " transactions"));
+    CHECK(contains(out, "in " + std::to_string(files) + " files"));
+    CHECK(contains(out, "(stopped by a signal)"));
+    CHECK(lines_of(slurp(dir.path() / "slow_labels.csv")).size() == static_cast<std::size_t>(files * 10 + 1));
 }
 
 TEST_CASE("generate --landing --format csv: the timestamp is ISO 8601, the same as in JSON", "[cli][generate]") {

@@ -547,6 +547,7 @@ TEST_CASE("pipeline definitions: each remaining mistake names its place and what
         {table(R"("select": ["Amount AS"])"), "expected a column name after AS"},
         {table(R"("select": ["Amount AS a b"])"), "expected ',' or the end of the select list"},
         {table(R"("where": "Amount >")"), "table 't', stage 1 (where), column 9: expected an expression"},
+        {table(R"("score": {"model": "missing.iforest"})"), "missing.iforest: cannot open"},
     };
     for (const auto& c : built) {
         INFO(c.text);

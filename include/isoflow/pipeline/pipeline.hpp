@@ -482,6 +482,10 @@ public:
             detail::throw_error<schema_error>(named(e));
         } catch (const model_error& e) {
             detail::throw_error<model_error>(named(e));
+        } catch (const store_busy_error&) {
+            throw;  // its own type tells the caller to retry
+        } catch (const io_error& e) {  // a model file that cannot be read, storage that cannot be opened
+            detail::throw_error<io_error>(named(e));
         }
     }
 
