@@ -84,6 +84,7 @@ public:
         if (options_.max_files_per_trigger == 0)
             detail::throw_error<config_error>("FileSource: max_files_per_trigger must be at least 1");
         root_ = options_.path;
+        for (const auto& part : root_) root_parts_ += !part.empty();
         read_ = options_.read;
         read_.schema = std::nullopt;
         read_.infer_column_types = options_.infer_column_types;
@@ -276,21 +277,18 @@ private:
     // from inside a hidden directory (a writer's staging area) must not take its files.
     [[nodiscard]] bool eligible_name(const std::filesystem::path& p) const {
         const std::string name = p.filename().string();
-        if (name.empty() || name.front() == '.' || name.front() == '_') return false;
+        if (name.empty() || detail::hidden_name(name)) return false;
         if (!options_.path_glob_filter.empty() && !detail::glob_match(options_.path_glob_filter, name)) return false;
         if (!options_.recursive_file_lookup) return true;
         // Paths are root_ / relative: skip root_'s components, check the directories after them.
-        std::size_t skip = 0;
-        for (const auto& part : root_)
-            if (!part.empty()) ++skip;
+        std::size_t skip = root_parts_;
         for (const auto& part : p.parent_path()) {
             if (part.empty()) continue;
             if (skip) {
                 --skip;
                 continue;
             }
-            const std::string dir = part.string();
-            if (dir.front() == '.' || dir.front() == '_') return false;
+            if (detail::hidden_name(part.string())) return false;
         }
         return true;
     }
@@ -405,7 +403,7 @@ private:
                 for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
                     const std::string name = it->path().filename().string();
                     if (it->is_directory(ec)) {
-                        if (!name.empty() && (name.front() == '.' || name.front() == '_')) it.disable_recursion_pending();
+                        if (detail::hidden_name(name)) it.disable_recursion_pending();
                         continue;
                     }
                     consider(it->path(), false, now);
@@ -445,6 +443,7 @@ private:
     FileSourceOptions options_;
     std::shared_ptr<SeenFileLog> log_;
     std::filesystem::path root_;
+    std::size_t root_parts_ = 0;  // root_'s non-empty components, which every listed path starts with
     ReadOptions read_;
     std::optional<Schema> schema_;
     std::uint64_t schema_version_ = 0;

@@ -154,6 +154,28 @@ public:
     }
     template <class Number>
     [[nodiscard]] Number number(const Value& v, const std::string& what) const { return r_.number<Number>(v, what); }
+    // A count that must be at least 1 (files, rows, bytes).
+    [[nodiscard]] std::size_t count(const Value& v, const std::string& what) const {
+        const auto n = number<std::size_t>(v, what);
+        if (n == 0) fail(v, what + ": expected at least 1");
+        return n;
+    }
+    // A duration in milliseconds of at least `least`.
+    [[nodiscard]] std::chrono::milliseconds milliseconds(const Value& v, const std::string& what,
+                                                         std::int64_t least) const {
+        const auto n = number<std::int64_t>(v, what);
+        if (n < least) fail(v, what + (least == 0 ? std::string(": expected 0 or more") : ": expected at least " + std::to_string(least)));
+        return std::chrono::milliseconds(n);
+    }
+    // Columns written as schema hints ("tx_id BIGINT, Amount DOUBLE"); a bad entry is an error at
+    // the value's place.
+    [[nodiscard]] std::vector<Field> hints(const Value& v, const std::string& what) const {
+        try {
+            return parse_schema_hints(string(v, what));
+        } catch (const config_error& e) {
+            fail(v, what + ": " + e.what());
+        }
+    }
     [[nodiscard]] std::filesystem::path path(const Value& v, const std::string& what) const {
         std::filesystem::path p = string(v, what);
         if (p.empty()) fail(v, what + ": expected a path, got an empty string");
@@ -184,11 +206,6 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
         if (c.size() != 1) r.fail(value, at + ": expected one character, got \"" + c + "\"");
         return c.front();
     };
-    auto at_least_one = [&](const Value& value, const std::string& at) {
-        const auto n = r.number<std::size_t>(value, at);
-        if (n == 0) r.fail(value, at + ": expected at least 1");
-        return n;
-    };
     FileSourceOptions o;
     o.path = r.path(r.member(v, "path", where), where + ".path").string();
     for (const auto& [key, value] : v.object) {
@@ -201,12 +218,8 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
         } else if (key == "infer_column_types") {
             o.infer_column_types = r.boolean(value, at);
         } else if (key == "schema_hints") {
+            (void)r.hints(value, at);  // a bad hint is a mistake at its place
             o.schema_hints = r.string(value, at);
-            try {
-                (void)parse_schema_hints(o.schema_hints);  // a bad hint is a mistake at its place
-            } catch (const config_error& e) {
-                r.fail(value, at + ": " + e.what());
-            }
         } else if (key == "schema_evolution_mode") {
             const std::string m = r.string(value, at);
             if (m == "addNewColumns") o.schema_evolution_mode = SchemaEvolutionMode::add_new_columns;
@@ -217,8 +230,7 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
         } else if (key == "rescued_data_column") {
             o.rescued_data_column = r.string(value, at);
         } else if (key == "max_files_per_trigger") {
-            o.max_files_per_trigger = r.number<std::size_t>(value, at);
-            if (o.max_files_per_trigger == 0) r.fail(value, at + ": expected at least 1");
+            o.max_files_per_trigger = r.count(value, at);
         } else if (key == "max_bytes_per_trigger") {
             o.max_bytes_per_trigger = r.number<std::uint64_t>(value, at);
         } else if (key == "include_existing_files") {
@@ -232,19 +244,12 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
         } else if (key == "use_notifications") {
             o.use_notifications = r.boolean(value, at);
         } else if (key == "settle_time_ms") {
-            o.settle_time = std::chrono::milliseconds(r.number<std::int64_t>(value, at));
-            if (o.settle_time.count() < 0) r.fail(value, at + ": expected 0 or more");
+            o.settle_time = r.milliseconds(value, at, 0);
         } else if (key == "add_source_line") {
             o.read.add_source_line = r.boolean(value, at);
         } else if (key == "schema") {
             // The columns as schema hints are written: "tx_id BIGINT, Amount DOUBLE".
-            const std::string text = r.string(value, at);
-            std::vector<Field> fields;
-            try {
-                fields = parse_schema_hints(text);
-            } catch (const config_error& e) {
-                r.fail(value, at + ": " + e.what());
-            }
+            std::vector<Field> fields = r.hints(value, at);
             if (fields.empty()) r.fail(value, at + ": expected at least one column ('name TYPE, ...')");
             o.schema = Schema(std::move(fields));
         } else if (key == "on_malformed") {
@@ -269,18 +274,17 @@ inline FileSourceOptions read_source(const SpecReader& r, const Value& v, const 
             else if (c == "gzip") o.read.compression = Compression::gzip;
             else r.fail(value, at + ": expected \"detect\", \"none\" or \"gzip\", got \"" + c + "\"");
         } else if (key == "listing_interval_ms") {
-            o.listing_interval = std::chrono::milliseconds(r.number<std::int64_t>(value, at));
-            if (o.listing_interval.count() < 1) r.fail(value, at + ": expected at least 1");
+            o.listing_interval = r.milliseconds(value, at, 1);
         } else if (key == "max_queued_files") {
             o.max_queued_files = r.number<std::size_t>(value, at);
         } else if (key == "infer_sample_files") {
-            o.infer_sample_files = at_least_one(value, at);
+            o.infer_sample_files = r.count(value, at);
         } else if (key == "infer_sample_rows") {
-            o.read.infer_sample_rows = at_least_one(value, at);
+            o.read.infer_sample_rows = r.count(value, at);
         } else if (key == "infer_sample_bytes") {
-            o.read.infer_sample_bytes = at_least_one(value, at);
+            o.read.infer_sample_bytes = r.count(value, at);
         } else if (key == "batch_rows") {
-            o.read.batch_rows = at_least_one(value, at);
+            o.read.batch_rows = r.count(value, at);
         }
     }
     if (o.read.delimiter == o.read.quote)
@@ -375,16 +379,13 @@ inline TableSpec read_table(const SpecReader& r, const Value& v, const std::stri
         if (spec.max_attempts < 1) r.fail(*a, "max_attempts: expected at least 1");
     }
     if (const Value* b = doc.find("first_backoff_ms")) {
-        spec.first_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "first_backoff_ms"));
-        if (spec.first_backoff.count() < 0) r.fail(*b, "first_backoff_ms: expected 0 or more");
+        spec.first_backoff = r.milliseconds(*b, "first_backoff_ms", 0);
     }
     if (const Value* b = doc.find("max_backoff_ms")) {
-        spec.max_backoff = std::chrono::milliseconds(r.number<std::int64_t>(*b, "max_backoff_ms"));
-        if (spec.max_backoff.count() < 0) r.fail(*b, "max_backoff_ms: expected 0 or more");
+        spec.max_backoff = r.milliseconds(*b, "max_backoff_ms", 0);
     }
     if (const Value* b = doc.find("busy_timeout_ms")) {
-        spec.busy_timeout = std::chrono::milliseconds(r.number<std::int64_t>(*b, "busy_timeout_ms"));
-        if (spec.busy_timeout.count() < 0) r.fail(*b, "busy_timeout_ms: expected 0 or more");
+        spec.busy_timeout = r.milliseconds(*b, "busy_timeout_ms", 0);
     }
     const Value& sources = r.member(doc, "sources", "the pipeline");
     if (sources.kind != Value::Kind::object || sources.object.empty())

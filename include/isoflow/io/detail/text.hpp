@@ -243,6 +243,12 @@ struct TextPosition {
     return pos;
 }
 
+// A file or directory name a file source never takes: `.x` (hidden, temporary) or `_x`
+// (`_SUCCESS`, a writer's staging area).
+[[nodiscard]] inline bool hidden_name(std::string_view name) noexcept {
+    return !name.empty() && (name.front() == '.' || name.front() == '_');
+}
+
 // Shell-style match of a file name: '*' any run, '?' one character, '[abc]' / '[a-z]' / '[!a]'
 // a set, '{a,b}' alternatives, '\' escapes. Matches the whole name.
 [[nodiscard]] inline bool glob_match(std::string_view pattern, std::string_view name) {

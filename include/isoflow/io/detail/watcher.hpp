@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "isoflow/io/detail/text.hpp"
+
 #if ISOFLOW_IO_DETAIL_INOTIFY
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -83,10 +85,7 @@ public:
 private:
     // Directories named .x or _x hold no files the source takes (a writer's staging area):
     // they are not watched, nor is anything below them.
-    [[nodiscard]] static bool hidden(const std::filesystem::path& dir) {
-        const std::string name = dir.filename().string();
-        return !name.empty() && (name.front() == '.' || name.front() == '_');
-    }
+    [[nodiscard]] static bool hidden(const std::filesystem::path& dir) { return hidden_name(dir.filename().string()); }
     void watch_below(const std::filesystem::path& dir) {
         std::error_code ec;
         for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
